@@ -1,0 +1,286 @@
+"""Compile tool source under the sandbox policy.
+
+RestrictedPython rewrites attribute, item and iteration access into calls to
+guard hooks; this module adds what it leaves out (research/tech.md §1-2):
+
+* ``d[k] op= v`` becomes ``d[k] = d[k] op v`` (RestrictedPython refuses the
+  augmented form, and LLM-written tools use it constantly), for targets whose
+  re-evaluation has no side effects.
+* A tick, ``_tick_()``, at the start of every loop body and function body and
+  as the first condition of every comprehension clause: the deterministic
+  operation budget.
+* Size guards for the operators that allocate in C: ``*``, ``**``, ``<<``,
+  ``+`` and ``%`` become ``_mul_``/``_pow_``/``_lshift_``/``_add_``/``_mod_``
+  unless a constant operand makes them provably numeric, and every f-string
+  field goes through ``_fv_`` (format-spec widths, set ordering).
+* ``*iterable`` in calls and displays goes through ``_star_`` (capped).
+* ``str(x)`` and ``repr(x)`` become ``_str_``/``_repr_`` so container renderings
+  are size-checked and sets render in a stable order.
+
+Code objects are cached by sha256 of the source and :data:`POLICY_VERSION`:
+compiling costs about a millisecond, calling costs microseconds.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from types import CodeType
+
+from RestrictedPython import compile_restricted_exec
+from RestrictedPython.transformer import RestrictingNodeTransformer
+
+__all__ = ["POLICY_VERSION", "CompiledTool", "compile_tool", "source_hash"]
+
+#: Bump when the transformation changes: it is part of the cache key.
+POLICY_VERSION = "astra-sandbox-1"
+
+_CACHE_SIZE = 4096
+_FILENAME = "<tool>"
+
+_BINOP_GUARDS: dict[type[ast.operator], str] = {
+    ast.Mult: "_mul_",
+    ast.Pow: "_pow_",
+    ast.LShift: "_lshift_",
+    ast.Add: "_add_",
+    ast.Mod: "_mod_",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTool:
+    """A tool source compiled under the policy.
+
+    Attributes:
+        key: Cache key (sha256 of policy version and source).
+        code: The module code object, or None when compilation failed.
+        errors: Readable compile errors (empty on success).
+    """
+
+    key: str
+    code: CodeType | None
+    errors: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.code is not None
+
+
+def source_hash(source: str) -> str:
+    """The cache key of ``source`` under the current policy."""
+    digest = hashlib.sha256(POLICY_VERSION.encode())
+    digest.update(b"\0")
+    digest.update(source.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _is_pure(node: ast.AST) -> bool:
+    """True when evaluating ``node`` twice is the same as evaluating it once."""
+    if isinstance(node, ast.Name | ast.Constant):
+        return True
+    if isinstance(node, ast.Attribute):
+        return _is_pure(node.value)
+    if isinstance(node, ast.Subscript):
+        return _is_pure(node.value) and _is_pure(node.slice)
+    if isinstance(node, ast.Slice):
+        return all(part is None or _is_pure(part) for part in (node.lower, node.upper, node.step))
+    if isinstance(node, ast.Tuple):
+        return all(_is_pure(elt) for elt in node.elts)
+    if isinstance(node, ast.UnaryOp):
+        return _is_pure(node.operand)
+    if isinstance(node, ast.BinOp):
+        return _is_pure(node.left) and _is_pure(node.right)
+    return False
+
+
+def _numeric_constant(node: ast.AST, kinds: tuple[type, ...]) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) in kinds
+
+
+def _needs_guard(node: ast.BinOp) -> bool:
+    """Whether a binary operation could allocate without bound.
+
+    Constant operands prove some operations numeric: ``x + 1`` cannot be a
+    sequence concatenation and ``x * 1.5`` cannot repeat a sequence. Both
+    operands constant are folded by CPython's optimizer under its own size caps.
+    """
+    left, right = node.left, node.right
+    if isinstance(left, ast.Constant) and isinstance(right, ast.Constant):
+        return False
+    op = type(node.op)
+    if op is ast.Add:
+        return not (_numeric_constant(left, (int, float, complex))
+                    or _numeric_constant(right, (int, float, complex)))
+    if op is ast.Mult:
+        return not (_numeric_constant(left, (float, complex))
+                    or _numeric_constant(right, (float, complex)))
+    if op is ast.Pow:
+        return not (_numeric_constant(right, (float, complex))
+                    or _numeric_constant(left, (float, complex)))
+    if op is ast.Mod:
+        return not _numeric_constant(left, (int, float))
+    return True  # LShift
+
+
+def _call(name: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(func=ast.Name(name, ast.Load()), args=list(args), keywords=[])
+
+
+def _tick_stmt() -> ast.Expr:
+    return ast.Expr(_call("_tick_"))
+
+
+class _Instrument(ast.NodeTransformer):
+    """Second pass, after RestrictedPython: ticks and size guards.
+
+    It runs on the already-restricted tree, so the ``_``-prefixed hook names it
+    introduces never meet RestrictedPython's name checks.
+    """
+
+    def _tick_body(self, body: list[ast.stmt], *, skip_docstring: bool = False) -> None:
+        index = 0
+        if (skip_docstring and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            index = 1
+        body.insert(index, _tick_stmt())
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        self.generic_visit(node)
+        self._tick_body(node.body, skip_docstring=True)
+        return node
+
+    def visit_For(self, node: ast.For) -> ast.AST:
+        self.generic_visit(node)
+        self._tick_body(node.body)
+        return node
+
+    def visit_While(self, node: ast.While) -> ast.AST:
+        self.generic_visit(node)
+        self._tick_body(node.body)
+        return node
+
+    def visit_comprehension(self, node: ast.comprehension) -> ast.AST:
+        self.generic_visit(node)
+        # `_tick_()` returns an int (possibly 0), so compare against None to
+        # get a condition that is always true.
+        tick_true = ast.Compare(left=_call("_tick_"), ops=[ast.IsNot()],
+                                comparators=[ast.Constant(None)])
+        node.ifs.insert(0, tick_true)
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        guard = _BINOP_GUARDS.get(type(node.op))
+        if guard is None or not _needs_guard(node):
+            return node
+        return ast.copy_location(_call(guard, node.left, node.right), node)
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        self.generic_visit(node)
+        spec: ast.expr = node.format_spec if node.format_spec is not None else ast.Constant("")
+        value = _call("_fv_", node.value, ast.Constant(node.conversion), spec)
+        return ast.copy_location(
+            ast.FormattedValue(value=value, conversion=-1, format_spec=None), node)
+
+    def visit_Starred(self, node: ast.Starred) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.ctx, ast.Load):
+            # `f(*it)` and `[*it]` expand in C: materialise through a capped,
+            # ticking helper first.
+            node.value = _call("_star_", node.value)
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        func = node.func
+        if (isinstance(func, ast.Name) and func.id in ("str", "repr")
+                and len(node.args) == 1 and not node.keywords
+                and not isinstance(node.args[0], ast.Starred)):
+            node.func = ast.copy_location(ast.Name(f"_{func.id}_", ast.Load()), func)
+        return node
+
+
+class SandboxPolicy(RestrictingNodeTransformer):
+    """RestrictedPython's policy plus subscript augmented assignment."""
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        target = node.target
+        if isinstance(target, ast.Subscript) and _is_pure(target):
+            # RestrictedPython rewrites nodes in place, so the load side needs
+            # its own copy of the target expression.
+            load = ast.Subscript(value=copy.deepcopy(target.value),
+                                 slice=copy.deepcopy(target.slice), ctx=ast.Load())
+            store = ast.Subscript(value=target.value, slice=target.slice, ctx=ast.Store())
+            # Re-use the name-level hook so every augmented operator keeps its
+            # in-place semantics (list += extends, etc.).
+            rewritten = ast.Assign(
+                targets=[store],
+                value=ast.BinOp(left=load, op=node.op, right=node.value),
+            )
+            ast.copy_location(rewritten, node)
+            ast.fix_missing_locations(rewritten)
+            return self.visit(rewritten)
+        return super().visit_AugAssign(node)
+
+    def visit_Module(self, node: ast.Module) -> ast.AST:
+        node = super().visit_Module(node)
+        return ast.fix_missing_locations(_Instrument().visit(node))
+
+
+_cache: OrderedDict[str, CompiledTool] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _compile_uncached(source: str, key: str) -> CompiledTool:
+    try:
+        tree = ast.parse(source, filename=_FILENAME)
+    except SyntaxError as exc:
+        line = f"Line {exc.lineno}: " if exc.lineno else ""
+        return CompiledTool(key, None, (f"{line}SyntaxError: {exc.msg}",))
+    except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
+        return CompiledTool(key, None, (f"{type(exc).__name__}: {exc}",))
+    try:
+        result = compile_restricted_exec(tree, filename=_FILENAME, policy=SandboxPolicy)
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError) as exc:
+        return CompiledTool(key, None, (f"{type(exc).__name__}: {exc}",))
+    if result.errors or result.code is None:
+        return CompiledTool(key, None, tuple(result.errors) or ("compilation failed",))
+    return CompiledTool(key, result.code, ())
+
+
+def compile_tool(source: str) -> CompiledTool:
+    """Compile ``source`` under the sandbox policy, with caching.
+
+    Args:
+        source: Python source defining the tool function (and any helpers).
+
+    Returns:
+        A :class:`CompiledTool`; check ``.ok`` and read ``.errors`` (readable
+        strings suitable to feed back to an LLM) when it failed. Never raises
+        for bad source.
+    """
+    if not isinstance(source, str):
+        raise TypeError(f"tool source must be str, got {type(source).__name__}")
+    key = source_hash(source)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    compiled = _compile_uncached(source, key)
+    with _cache_lock:
+        _cache[key] = compiled
+        if len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return compiled
+
+
+def clear_cache() -> None:
+    """Drop every cached code object (for cold-compile benchmarks and tests)."""
+    with _cache_lock:
+        _cache.clear()

@@ -1,0 +1,234 @@
+"""In-process execution: one session per episode.
+
+A session owns everything that must not leak between episodes: the seeded
+``random.Random``, the frozen clock, the module namespaces of the tools it ran
+(a tool that mutates its mock data sees the mutation on its next call in the
+same episode, never in the next one), and the meter. Code objects are shared
+across sessions through the compile cache.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .builtins import build_builtins
+from .errors import BudgetExceeded, SandboxLimitError
+from .guards import build_hooks
+from .limits import Limits
+from .meter import Meter
+from .modules import ALLOWED_MODULES, ModuleTable
+from .policy import compile_tool
+from .render import render_output
+from .result import ErrorKind, ToolResult
+
+__all__ = ["DEFAULT_CLOCK", "InProcessSession"]
+
+#: The frozen "now" of every session that is not given a clock.
+DEFAULT_CLOCK = _dt.datetime(2026, 1, 15, 9, 30, 0)
+
+_TOOL_FILE = "<tool>"
+_HOOK_NAMES = (
+    "_tick_", "_mul_", "_pow_", "_lshift_", "_add_", "_mod_", "_inplacevar_", "_fv_",
+    "_str_", "_repr_", "_star_", "_getattr_", "_getitem_", "_write_", "_getiter_",
+    "_unpack_sequence_", "_iter_unpack_sequence_", "_apply_",
+)
+
+
+def _tool_line(exc: BaseException) -> int | None:
+    """The last line of tool code on the traceback, for error messages."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == _TOOL_FILE:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    line = _tool_line(exc)
+    return f"{text} (line {line})" if line is not None else text
+
+
+class _Printer:
+    """``print`` inside tool code: text goes to the session's call buffer.
+
+    RestrictedPython creates one per function scope that prints (passing the
+    attribute guard); the magic name ``printed`` returns that scope's text.
+    """
+
+    __slots__ = ("_buffer", "_meter", "_own", "_to_str")
+
+    def __init__(self, buffer: list[str], to_str: Any, meter: Meter) -> None:
+        self._buffer = buffer
+        self._own: list[str] = []
+        self._to_str = to_str
+        self._meter = meter
+
+    def _call_print(self, *objects: Any, sep: Any = " ", end: Any = "\n", file: Any = None,
+                    flush: bool = False) -> None:
+        if file is not None:
+            raise TypeError("print(file=...) is not available in the sandbox")
+        sep = " " if sep is None else sep
+        end = "\n" if end is None else end
+        if type(sep) is not str or type(end) is not str:
+            raise TypeError("print() sep and end must be strings")
+        text = sep.join([self._to_str(obj) for obj in objects]) + end
+        self._meter.charge(len(text))
+        self._buffer.append(text)
+        self._own.append(text)
+
+    def __call__(self) -> str:
+        return "".join(self._own)
+
+
+class InProcessSession:
+    """Runs tools in this process, deterministically, under the limits.
+
+    Args:
+        seed: Seeds the session's ``random`` (and ``uuid.uuid4``).
+        clock: The frozen "now" (naive, read as UTC).
+        limits: Per-call limits.
+    """
+
+    def __init__(self, seed: int = 0, clock: _dt.datetime | None = None,
+                 limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self.seed = seed
+        self.clock = clock or DEFAULT_CLOCK
+        limits = self.limits
+        self.meter = meter = Meter(limits.ops, limits.alloc_unit, limits.max_len,
+                                   limits.max_int_bits)
+        self._rng = random.Random(seed)
+        self._classes: set[type] = set()
+        hooks = build_hooks(meter, self._classes)
+        self._to_str = hooks["_str_"]
+        builtins = build_builtins(meter, hooks)
+        builtins["__import__"] = self._import
+        self._modules = ModuleTable(meter, self._rng, seed, self.clock, hooks)
+        self._printed: list[str] = []
+        base = {name: hooks[name] for name in _HOOK_NAMES}
+        base.update({
+            "__builtins__": builtins,
+            "__name__": "tool",
+            "__metaclass__": self._metaclass,
+            "_print_": self._new_printer,
+        })
+        self._base_globals = base
+        self._namespaces: dict[str, dict[str, Any]] = {}
+
+    # -- hooks that need the session ----------------------------------------
+    def _import(self, name: str, globals: Any = None, locals: Any = None,
+                fromlist: Any = (), level: int = 0) -> Any:
+        if level != 0:
+            raise ImportError("relative imports are not available in the sandbox")
+        proxy = self._modules.get(name)
+        if proxy is None:
+            allowed = ", ".join(ALLOWED_MODULES)
+            raise ImportError(f"import of '{name}' is not allowed in the sandbox "
+                              f"(available: {allowed})")
+        return proxy
+
+    def _metaclass(self, name: str, bases: tuple, namespace: dict[str, Any]) -> type:
+        bases = tuple(getattr(base, "_astra_real", base) for base in bases)
+        cls = type(name, bases, namespace)
+        self._classes.add(cls)
+        return cls
+
+    def _new_printer(self, _getattr: Any = None) -> _Printer:
+        return _Printer(self._printed, self._to_str, self.meter)
+
+    # -- calls ---------------------------------------------------------------
+    def _namespace(self, source: str) -> dict[str, Any] | ToolResult:
+        compiled = compile_tool(source)
+        namespace = self._namespaces.get(compiled.key)
+        if namespace is not None:
+            return namespace
+        if compiled.code is None:
+            return ToolResult.failure(ErrorKind.COMPILE,
+                                      "tool code does not compile: " + "; ".join(compiled.errors))
+        namespace = dict(self._base_globals)
+        outcome = self._run(exec, (compiled.code, namespace), {})
+        if isinstance(outcome, ToolResult):
+            return ToolResult.failure(outcome.error_kind or ErrorKind.EXCEPTION,
+                                      f"tool module failed to load: {outcome.error}",
+                                      ops=outcome.ops)
+        self._namespaces[compiled.key] = namespace
+        return namespace
+
+    def _run(self, func: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        """Call ``func`` under a fresh budget; a ToolResult means it failed."""
+        meter = self.meter
+        meter.start(self.limits.ops)
+        del self._printed[:]
+        try:
+            value = func(*args, **kwargs)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            return self._failure(exc)
+        if meter.tripped is not None or meter.exhausted:
+            return self._failure(None)
+        return value
+
+    def _failure(self, exc: BaseException | None) -> ToolResult:
+        meter = self.meter
+        printed = "".join(self._printed)
+        if meter.tripped is not None or meter.exhausted or isinstance(exc, BudgetExceeded):
+            if isinstance(exc, SandboxLimitError) or (
+                    meter.tripped is not None and not meter.exhausted):
+                kind, error = ErrorKind.LIMIT, f"sandbox limit: {meter.tripped}"
+            else:
+                kind = ErrorKind.BUDGET
+                error = (f"operation budget of {self.limits.ops:,} exceeded "
+                         "(an endless loop or very large computation?)")
+            return ToolResult.failure(kind, error, output=printed[:self.limits.max_output],
+                                      ops=meter.used)
+        assert exc is not None
+        kind = ErrorKind.MEMORY if isinstance(exc, MemoryError) else ErrorKind.EXCEPTION
+        return ToolResult.failure(kind, _describe(exc), output=printed[:self.limits.max_output],
+                                  ops=meter.used)
+
+    def call(self, source: str, func_name: str, kwargs: Mapping[str, Any] | None = None,
+             args: Sequence[Any] = ()) -> ToolResult:
+        """Call ``func_name`` defined by ``source`` with the given arguments.
+
+        Args:
+            source: The tool's Python source.
+            func_name: The function to call.
+            kwargs: Keyword arguments (JSON-like values).
+            args: Positional arguments.
+
+        Returns:
+            A :class:`ToolResult`; this method does not raise for anything the
+            tool does.
+        """
+        namespace = self._namespace(source)
+        if isinstance(namespace, ToolResult):
+            return namespace
+        func = namespace.get(func_name)
+        if func_name.startswith("_") or not callable(func):
+            return ToolResult.failure(ErrorKind.NOT_FOUND,
+                                      f"the tool code defines no function named {func_name!r}")
+        outcome = self._run(func, args, kwargs or {})
+        if isinstance(outcome, ToolResult):
+            return outcome
+        # Rendering allocates too: keep the budget running through it.
+        try:
+            text = render_output(outcome, "".join(self._printed), self._to_str,
+                                 self.limits.max_output)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            return self._failure(exc)
+        return ToolResult(ok=True, output=text, ops=self.meter.used)
+
+    def reset(self) -> None:
+        """Forget tool state and re-seed, as at the start of a new episode."""
+        self._namespaces.clear()
+        self._classes.clear()
+        self._rng.seed(self.seed)
