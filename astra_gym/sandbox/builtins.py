@@ -4,7 +4,8 @@ RestrictedPython 9 ships neither ``sorted`` nor ``zip`` nor ``dict`` (they
 iterate in C and skip its iteration hook), yet LLM-written tools use them
 everywhere. We ship our own set: the constructors and reducers materialise
 through the session's meter (charged, capped, sets in a stable order), ``range``
-is capped, ``pow`` is the size-guarded one, and ``hash``, ``id``, ``open``,
+is capped, ``pow`` is the size-guarded one, ``slice`` is absent (so every
+slice is syntactic and goes through the charged ``_getitem_``), and ``hash``, ``id``, ``open``,
 ``getattr``, ``type``, ``vars``, ``globals``, ``eval``, ``exec`` and friends are
 simply absent. Types that tool code tests with ``isinstance`` (``int``,
 ``str``, ``list``, ...) stay the real types; only their *calls* that build
@@ -27,7 +28,7 @@ _POINTER = 8
 
 _PLAIN_NAMES = (
     "abs", "ascii", "bin", "bool", "callable", "chr", "complex", "divmod", "float", "hex",
-    "int", "isinstance", "issubclass", "len", "oct", "ord", "round", "slice", "str",
+    "int", "isinstance", "issubclass", "len", "oct", "ord", "round", "str",
     "staticmethod", "classmethod", "property", "all", "any", "next", "NotImplemented",
     "Ellipsis", "True", "False", "None",
     # class statements: RestrictedPython adds metaclass=__metaclass__ (ours)

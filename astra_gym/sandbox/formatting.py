@@ -47,6 +47,7 @@ def estimate_len(value: Any) -> int:
     return 64 + 16 * size
 
 
+@lru_cache(maxsize=1024)
 def _spec_len(spec: str) -> int:
     """Characters a format spec can add on its own (width, precision)."""
     if not spec:

@@ -23,7 +23,7 @@ from .formatting import estimate_len, format_value, percent_format, safe_format,
 from .meter import Meter
 from .ordering import SET_TYPES, ordered
 
-__all__ = ["WRITABLE_TYPES", "build_hooks"]
+__all__ = ["GUARDED_METHODS", "WRITABLE_TYPES", "build_hooks"]
 
 #: Objects tool code may assign items/attributes on (besides its own classes).
 WRITABLE_TYPES = frozenset({dict, list, collections.defaultdict, collections.OrderedDict,
@@ -38,7 +38,7 @@ _SCALARS = frozenset({str, int, float, bool, _NONE_TYPE, complex})
 
 # Method names whose calls are routed through a size guard. Checking membership
 # in this set first keeps ordinary attribute access at one getattr().
-_GUARDED_METHODS = frozenset({
+GUARDED_METHODS = frozenset({
     "ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "format",
     "format_map", "translate", "extend", "extendleft", "copy", "update", "fromkeys", "pop",
     "elements", "mro",
@@ -205,6 +205,16 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
             return _str_(value)
         return format_value(meter, value, spec)
 
+    def _fvs_(value: Any) -> Any:
+        t = type(value)
+        if t is str:
+            if len(value) > 1024:  # f"{s}{s}" doubling: pay for what is copied
+                charge(len(value))
+            return value
+        if t in _SCALARS:
+            return value
+        return _str_(value)
+
     def _format_builtin(value: Any, spec: str = "") -> str:
         if not spec:
             return _str_(value) if type(value) is not float else format(value)
@@ -344,9 +354,11 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
     }
 
     def _getattr_(obj: Any, name: str, *default: Any) -> Any:
-        if type(name) is not str or name.startswith("_"):
+        # Attribute names come from compiled code, where RestrictedPython has
+        # already refused "_" names; this is defence in depth.
+        if name[:1] == "_":
             raise AttributeError(f"attribute {name!r} is not accessible in the sandbox")
-        if name in _GUARDED_METHODS:
+        if name in GUARDED_METHODS:
             if name == "mro" and isinstance(obj, type):
                 _refuse_mro(obj)
             is_class = isinstance(obj, type)
@@ -421,7 +433,7 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
         "_tick_": meter.tick,
         "_mul_": _mul_, "_pow_": _pow_, "_lshift_": _lshift_, "_add_": _add_, "_mod_": _mod_,
         "_inplacevar_": _inplacevar_,
-        "_fv_": _fv_, "_str_": _str_, "_repr_": _repr_, "_star_": _star_,
+        "_fv_": _fv_, "_fvs_": _fvs_, "_str_": _str_, "_repr_": _repr_, "_star_": _star_,
         "_getattr_": _getattr_, "_getitem_": _getitem_, "_write_": _write_,
         "_getiter_": _getiter_, "_unpack_sequence_": _unpack_sequence_,
         "_iter_unpack_sequence_": _iter_unpack_sequence_, "_apply_": _apply_,

@@ -12,8 +12,13 @@ guard hooks; this module adds what it leaves out (research/tech.md §1-2):
 * Size guards for the operators that allocate in C: ``*``, ``**``, ``<<``,
   ``+`` and ``%`` become ``_mul_``/``_pow_``/``_lshift_``/``_add_``/``_mod_``
   unless a constant operand makes them provably numeric, and every f-string
-  field goes through ``_fv_`` (format-spec widths, set ordering).
+  field goes through ``_fvs_``/``_fv_`` (format-spec widths, set ordering).
+* ``a[k]`` stays a native subscript; only slices (copies) go through the
+  charged ``_getitem_``.
 * ``*iterable`` in calls and displays goes through ``_star_`` (capped).
+* ``obj.name`` is a native attribute load unless ``name`` is one of the
+  size-guarded methods (``join``, ``ljust``, ``format``, ...).
+* ``x: T = v`` becomes ``x = v``.
 * ``str(x)`` and ``repr(x)`` become ``_str_``/``_repr_`` so container renderings
   are size-checked and sets render in a stable order.
 
@@ -34,10 +39,12 @@ from types import CodeType
 from RestrictedPython import compile_restricted_exec
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
+from .guards import GUARDED_METHODS
+
 __all__ = ["POLICY_VERSION", "CompiledTool", "compile_tool", "source_hash"]
 
 #: Bump when the transformation changes: it is part of the cache key.
-POLICY_VERSION = "astra-sandbox-1"
+POLICY_VERSION = "astra-sandbox-3"
 
 _CACHE_SIZE = 4096
 _FILENAME = "<tool>"
@@ -126,6 +133,12 @@ def _needs_guard(node: ast.BinOp) -> bool:
     return True  # LShift
 
 
+def _has_slice(node: ast.AST) -> bool:
+    if isinstance(node, ast.Slice):
+        return True
+    return isinstance(node, ast.Tuple) and any(isinstance(e, ast.Slice) for e in node.elts)
+
+
 def _call(name: str, *args: ast.expr) -> ast.Call:
     return ast.Call(func=ast.Name(name, ast.Load()), args=list(args), keywords=[])
 
@@ -182,8 +195,12 @@ class _Instrument(ast.NodeTransformer):
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
         self.generic_visit(node)
-        spec: ast.expr = node.format_spec if node.format_spec is not None else ast.Constant("")
-        value = _call("_fv_", node.value, ast.Constant(node.conversion), spec)
+        if node.format_spec is None and node.conversion == -1:
+            value = _call("_fvs_", node.value)  # the common `{name}`: a leaner hook
+        else:
+            spec: ast.expr = (node.format_spec if node.format_spec is not None
+                              else ast.Constant(""))
+            value = _call("_fv_", node.value, ast.Constant(node.conversion), spec)
         return ast.copy_location(
             ast.FormattedValue(value=value, conversion=-1, format_spec=None), node)
 
@@ -198,6 +215,24 @@ class _Instrument(ast.NodeTransformer):
     def visit_Call(self, node: ast.Call) -> ast.AST:
         self.generic_visit(node)
         func = node.func
+        if (isinstance(func, ast.Name) and func.id == "_getattr_" and len(node.args) == 2
+                and isinstance(node.args[1], ast.Constant)
+                and isinstance(node.args[1].value, str)
+                and node.args[1].value not in GUARDED_METHODS):
+            # The name is a constant RestrictedPython has already vetted (no "_"
+            # prefix, no frame/generator internals), so `getattr(obj, name)` in
+            # the hook would add nothing but a call: load it natively. Names of
+            # size-guarded methods keep the hook.
+            return ast.copy_location(
+                ast.Attribute(value=node.args[0], attr=node.args[1].value, ctx=ast.Load()), node)
+        if (isinstance(func, ast.Name) and func.id == "_getitem_" and len(node.args) == 2
+                and not _has_slice(node.args[1])):
+            # RestrictedPython routes every `a[k]` through `_getitem_`; only
+            # slices (which copy) need our hook, so plain indexing goes back to
+            # the native subscript: the most frequent operation in mock-data
+            # tools, at native speed.
+            return ast.copy_location(
+                ast.Subscript(value=node.args[0], slice=node.args[1], ctx=ast.Load()), node)
         if (isinstance(func, ast.Name) and func.id in ("str", "repr")
                 and len(node.args) == 1 and not node.keywords
                 and not isinstance(node.args[0], ast.Starred)):
@@ -206,7 +241,16 @@ class _Instrument(ast.NodeTransformer):
 
 
 class SandboxPolicy(RestrictingNodeTransformer):
-    """RestrictedPython's policy plus subscript augmented assignment."""
+    """RestrictedPython's policy plus subscript augmented assignment and
+    annotated assignment (both common in LLM-written code, both refused by
+    RestrictedPython itself)."""
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
+        # `x: int = 0` -> `x = 0`; a bare `x: int` declares nothing at runtime.
+        if node.value is None:
+            return ast.copy_location(ast.Pass(), node)
+        assign = ast.copy_location(ast.Assign(targets=[node.target], value=node.value), node)
+        return self.visit(assign)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
         target = node.target

@@ -39,6 +39,11 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
+# One encoder for every call: json.dumps() with any keyword builds a new one.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_json_default)
+_encode = _ENCODER.encode
+
+
 def _render_value(value: Any, to_str: Callable[[Any], str]) -> str:
     kind = type(value)
     if kind is str:
@@ -47,7 +52,7 @@ def _render_value(value: Any, to_str: Callable[[Any], str]) -> str:
         return str(value)
     if kind in _JSON_CONTAINERS or isinstance(value, dict):
         try:
-            return json.dumps(value, ensure_ascii=False, default=_json_default)
+            return _encode(value)
         except (TypeError, ValueError):
             pass  # non-string keys, circular data: fall back to str()
     return to_str(value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["ErrorKind", "ToolResult"]
 
@@ -21,14 +21,14 @@ class ErrorKind:
     CRASHED = "worker_crashed"
 
 
-@dataclass(frozen=True, slots=True)
-class ToolResult:
+class ToolResult(NamedTuple):
     """What a tool call produced.
 
     A result never carries a live object from the sandbox: ``output`` is text
     (JSON for dict/list/tuple/set returns, ``str()`` otherwise, preceded by
     anything the tool printed), so results can cross process boundaries and be
-    compared byte for byte.
+    compared byte for byte. It is a NamedTuple: immutable, cheap to build on
+    the step hot path, and picklable across the process boundary.
 
     Attributes:
         ok: True when the tool returned normally within its limits.
@@ -57,4 +57,4 @@ class ToolResult:
     @classmethod
     def failure(cls, kind: str, error: str, *, output: str = "", ops: int = 0) -> ToolResult:
         """Build an error result."""
-        return cls(ok=False, output=output, error=error, error_kind=kind, ops=ops)
+        return cls(False, output, error, kind, ops)

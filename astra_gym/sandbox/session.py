@@ -10,6 +10,7 @@ across sessions through the compile cache.
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,8 +31,9 @@ __all__ = ["DEFAULT_CLOCK", "InProcessSession"]
 DEFAULT_CLOCK = _dt.datetime(2026, 1, 15, 9, 30, 0)
 
 _TOOL_FILE = "<tool>"
+_C_INTERNAL_IMPORTS = frozenset({"_strptime"})
 _HOOK_NAMES = (
-    "_tick_", "_mul_", "_pow_", "_lshift_", "_add_", "_mod_", "_inplacevar_", "_fv_",
+    "_tick_", "_mul_", "_pow_", "_lshift_", "_add_", "_mod_", "_inplacevar_", "_fv_", "_fvs_",
     "_str_", "_repr_", "_star_", "_getattr_", "_getitem_", "_write_", "_getiter_",
     "_unpack_sequence_", "_iter_unpack_sequence_", "_apply_",
 )
@@ -120,6 +122,9 @@ class InProcessSession:
         })
         self._base_globals = base
         self._namespaces: dict[str, dict[str, Any]] = {}
+        # Source text -> namespace: skips re-hashing the source on every call
+        # (str caches its hash, so repeat lookups are O(1)).
+        self._by_source: dict[str, dict[str, Any]] = {}
 
     # -- hooks that need the session ----------------------------------------
     def _import(self, name: str, globals: Any = None, locals: Any = None,
@@ -127,6 +132,11 @@ class InProcessSession:
         if level != 0:
             raise ImportError("relative imports are not available in the sandbox")
         proxy = self._modules.get(name)
+        if proxy is None and name in _C_INTERNAL_IMPORTS:
+            # C functions such as datetime.strptime import helpers through the
+            # *calling frame's* __import__, i.e. ours. Tool code itself cannot
+            # name these ("_" names are refused at compile time).
+            return importlib.import_module(name)
         if proxy is None:
             allowed = ", ".join(ALLOWED_MODULES)
             raise ImportError(f"import of '{name}' is not allowed in the sandbox "
@@ -144,6 +154,9 @@ class InProcessSession:
 
     # -- calls ---------------------------------------------------------------
     def _namespace(self, source: str) -> dict[str, Any] | ToolResult:
+        namespace = self._by_source.get(source)
+        if namespace is not None:
+            return namespace
         compiled = compile_tool(source)
         namespace = self._namespaces.get(compiled.key)
         if namespace is not None:
@@ -158,6 +171,7 @@ class InProcessSession:
                                       f"tool module failed to load: {outcome.error}",
                                       ops=outcome.ops)
         self._namespaces[compiled.key] = namespace
+        self._by_source[source] = namespace
         return namespace
 
     def _run(self, func: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
@@ -225,10 +239,11 @@ class InProcessSession:
             raise
         except BaseException as exc:
             return self._failure(exc)
-        return ToolResult(ok=True, output=text, ops=self.meter.used)
+        return ToolResult(True, text, None, None, self.meter.used)
 
     def reset(self) -> None:
         """Forget tool state and re-seed, as at the start of a new episode."""
         self._namespaces.clear()
+        self._by_source.clear()
         self._classes.clear()
         self._rng.seed(self.seed)

@@ -69,11 +69,16 @@ def get_current_weather(city: str, unit: str = "celsius") -> Dict[str, Any]:
 from datetime import datetime
 
 FLIGHTS = [
-    {"id": "CA1501", "from": "PEK", "to": "SHA", "depart": "2024-05-01 08:00", "arrive": "2024-05-01 10:15", "price": 1280.0, "seats": 12},
-    {"id": "MU5102", "from": "PEK", "to": "SHA", "depart": "2024-05-01 09:30", "arrive": "2024-05-01 11:40", "price": 980.0, "seats": 3},
-    {"id": "HO1252", "from": "PEK", "to": "SHA", "depart": "2024-05-01 13:05", "arrive": "2024-05-01 15:30", "price": 860.0, "seats": 0},
-    {"id": "CZ3907", "from": "PEK", "to": "SHA", "depart": "2024-05-01 18:45", "arrive": "2024-05-01 20:50", "price": 1120.0, "seats": 7},
-    {"id": "CA1831", "from": "PEK", "to": "SHA", "depart": "2024-05-02 07:50", "arrive": "2024-05-02 10:00", "price": 1350.0, "seats": 20},
+    {"id": "CA1501", "from": "PEK", "to": "SHA", "price": 1280.0, "seats": 12,
+     "depart": "2024-05-01 08:00", "arrive": "2024-05-01 10:15"},
+    {"id": "MU5102", "from": "PEK", "to": "SHA", "price": 980.0, "seats": 3,
+     "depart": "2024-05-01 09:30", "arrive": "2024-05-01 11:40"},
+    {"id": "HO1252", "from": "PEK", "to": "SHA", "price": 860.0, "seats": 0,
+     "depart": "2024-05-01 13:05", "arrive": "2024-05-01 15:30"},
+    {"id": "CZ3907", "from": "PEK", "to": "SHA", "price": 1120.0, "seats": 7,
+     "depart": "2024-05-01 18:45", "arrive": "2024-05-01 20:50"},
+    {"id": "CA1831", "from": "PEK", "to": "SHA", "price": 1350.0, "seats": 20,
+     "depart": "2024-05-02 07:50", "arrive": "2024-05-02 10:00"},
 ]
 
 
@@ -187,10 +192,18 @@ ORDERS = {
     "ORD-1001": {
         "customer": "alice",
         "status": "out_for_delivery",
-        "items": [{"sku": "KB-01", "qty": 1, "price": 49.99}, {"sku": "MS-02", "qty": 2, "price": 19.5}],
+        "items": [
+            {"sku": "KB-01", "qty": 1, "price": 49.99},
+            {"sku": "MS-02", "qty": 2, "price": 19.5},
+        ],
         "tracking": "1Z999AA10123456784",
     },
-    "ORD-1002": {"customer": "bob", "status": "processing", "items": [{"sku": "MN-27", "qty": 1, "price": 229.0}], "tracking": None},
+    "ORD-1002": {
+        "customer": "bob",
+        "status": "processing",
+        "items": [{"sku": "MN-27", "qty": 1, "price": 229.0}],
+        "tracking": None,
+    },
     "ORD-1003": {"customer": "carol", "status": "cancelled", "items": [], "tracking": None},
 }
 STATUS_MESSAGES = {
@@ -342,7 +355,9 @@ def mortgage_payment(principal, annual_rate, years, down_payment=0.0):
         name="bmi_calculator_class",
         source=r'''
 class BMICalculator:
-    CATEGORIES = [(18.5, "Underweight"), (25.0, "Normal"), (30.0, "Overweight"), (float("inf"), "Obese")]
+    CATEGORIES = [
+        (18.5, "Underweight"), (25.0, "Normal"), (30.0, "Overweight"), (float("inf"), "Obese"),
+    ]
     HEALTHY = (18.5, 24.9)
 
     @staticmethod
@@ -505,7 +520,8 @@ def get_stock_quotes(symbols: List[str], show_table: bool = True) -> Dict[str, A
         name="unit_conversion",
         source=r'''
 CONVERSIONS = {
-    "length": {"m": 1.0, "km": 1000.0, "cm": 0.01, "mm": 0.001, "mi": 1609.344, "ft": 0.3048, "in": 0.0254},
+    "length": {"m": 1.0, "km": 1000.0, "cm": 0.01, "mm": 0.001,
+               "mi": 1609.344, "ft": 0.3048, "in": 0.0254},
     "mass": {"kg": 1.0, "g": 0.001, "lb": 0.45359237, "oz": 0.028349523125},
     "volume": {"l": 1.0, "ml": 0.001, "gal": 3.785411784, "cup": 0.2365882365},
 }
@@ -563,12 +579,17 @@ TAX_BRACKETS = [
     (None, 0.45, 181920),
 ]
 BASIC_DEDUCTION = 60000
-SPECIAL_DEDUCTIONS = {"子女教育": 24000, "住房贷款利息": 12000, "住房租金": 18000, "赡养老人": 36000, "继续教育": 4800}
+SPECIAL_DEDUCTIONS = {
+    "子女教育": 24000, "住房贷款利息": 12000, "住房租金": 18000,
+    "赡养老人": 36000, "继续教育": 4800,
+}
 
 
 def calculate_income_tax(annual_income, social_insurance=0, deductions=None):
     """计算中国个人所得税（综合所得年度汇算，简化版）。"""
-    if isinstance(annual_income, bool) or not isinstance(annual_income, (int, float)) or annual_income < 0:
+    if isinstance(annual_income, bool) or not isinstance(annual_income, (int, float)):
+        return {"错误": "年收入必须是数字"}
+    if annual_income < 0:
         return {"错误": "年收入必须是非负数字"}
     deductions = deductions or []
     unknown = [d for d in deductions if d not in SPECIAL_DEDUCTIONS]
@@ -593,7 +614,8 @@ def calculate_income_tax(annual_income, social_insurance=0, deductions=None):
 ''',
         func="calculate_income_tax",
         calls=(
-            {"annual_income": 240000, "social_insurance": 24000, "deductions": ["子女教育", "赡养老人"]},
+            {"annual_income": 240000, "social_insurance": 24000,
+             "deductions": ["子女教育", "赡养老人"]},
             {"annual_income": 80000},
             {"annual_income": -1},
             {"annual_income": 200000, "deductions": ["买车"]},
@@ -720,8 +742,10 @@ INVENTORY = [
     {"sku": "MS-220", "warehouse": "east", "category": "electronics", "qty": 3, "unit_cost": 9.99},
     {"sku": "DS-900", "warehouse": "west", "category": "furniture", "qty": 7, "unit_cost": 129.0},
     {"sku": "CH-450", "warehouse": "west", "category": "furniture", "qty": 0, "unit_cost": 89.0},
-    {"sku": "LP-310", "warehouse": "central", "category": "electronics", "qty": 12, "unit_cost": 45.25},
-    {"sku": "NB-050", "warehouse": "central", "category": "stationery", "qty": 250, "unit_cost": 1.2},
+    {"sku": "LP-310", "warehouse": "central", "category": "electronics", "qty": 12,
+     "unit_cost": 45.25},
+    {"sku": "NB-050", "warehouse": "central", "category": "stationery", "qty": 250,
+     "unit_cost": 1.2},
     {"sku": "PN-010", "warehouse": "east", "category": "stationery", "qty": 4, "unit_cost": 0.8},
 ]
 VALID_GROUPS = ("warehouse", "category")
@@ -1001,7 +1025,8 @@ def merge_carts(guest_cart, user_cart, preview_limit=3):
         else:
             merged[sku] = qty
     lines = [
-        {"sku": sku, "name": CATALOG[sku]["name"], "qty": qty, "line_total": round(CATALOG[sku]["price"] * qty, 2)}
+        {"sku": sku, "name": CATALOG[sku]["name"], "qty": qty,
+         "line_total": round(CATALOG[sku]["price"] * qty, 2)}
         for sku, qty in merged.items()
     ]
     preview = [line["name"] for line in islice(lines, preview_limit)]
@@ -1116,7 +1141,9 @@ def grade_report(subject, passing=60):
         "stdev": round(statistics.stdev(values), 3),
         "passed": sum(1 for v in values if v >= passing),
         "all_passed": all(v >= passing for v in values),
-        "distribution": {letter: sum(1 for v in values if letter_grade(v) == letter) for _, letter in GRADE_BANDS},
+        "distribution": {
+            letter: sum(1 for v in values if letter_grade(v) == letter) for _, letter in GRADE_BANDS
+        },
         "report": report,
     }
 ''',
@@ -1138,7 +1165,8 @@ from fractions import Fraction
 RECIPES = {
     "pancakes": {
         "servings": 4,
-        "ingredients": {"flour (cups)": "3/2", "milk (cups)": "5/4", "eggs": "2", "sugar (tbsp)": "2", "butter (tbsp)": "3"},
+        "ingredients": {"flour (cups)": "3/2", "milk (cups)": "5/4", "eggs": "2",
+                        "sugar (tbsp)": "2", "butter (tbsp)": "3"},
     },
     "vinaigrette": {
         "servings": 6,
@@ -1163,8 +1191,12 @@ def scale_recipe(recipe: str, servings: int) -> dict:
     if not isinstance(servings, int) or servings <= 0:
         return {"error": "servings must be a positive integer"}
     factor = Fraction(servings, data["servings"])
-    scaled = {name: format_quantity(Fraction(qty) * factor) for name, qty in data["ingredients"].items()}
-    return {"recipe": recipe.lower(), "servings": servings, "factor": str(factor), "ingredients": scaled}
+    scaled = {
+        name: format_quantity(Fraction(qty) * factor)
+        for name, qty in data["ingredients"].items()
+    }
+    return {"recipe": recipe.lower(), "servings": servings, "factor": str(factor),
+            "ingredients": scaled}
 ''',
         func="scale_recipe",
         calls=(
@@ -1346,12 +1378,15 @@ def find_employees(dept=None, min_salary=0, sort_desc=True, as_of_year=2024):
         return {"error": f"unknown department '{dept}'", "departments": depts}
     if min_salary < 0:
         return {"error": "min_salary must be >= 0"}
-    matches = filter(lambda e: (dept is None or e.dept == dept) and e.salary >= min_salary, EMPLOYEES)
+    matches = filter(
+        lambda e: (dept is None or e.dept == dept) and e.salary >= min_salary, EMPLOYEES
+    )
     ordered = sorted(matches, key=lambda e: e.salary, reverse=sort_desc)
     return {
         "count": len(ordered),
         "employees": [
-            {"id": e.emp_id, "name": e.name, "salary": f"${e.salary:,}", "tenure_years": as_of_year - e.start_year}
+            {"id": e.emp_id, "name": e.name, "salary": f"${e.salary:,}",
+             "tenure_years": as_of_year - e.start_year}
             for e in ordered
         ],
         "payroll": sum(e.salary for e in ordered),
@@ -1508,7 +1543,8 @@ def check_password_strength(password):
     if not isinstance(password, str):
         return {"error": "password must be a string"}
     if password.lower() in COMMON_PASSWORDS:
-        return {"score": 0, "strength": "very weak", "is_strong": False, "failed": ["common password"]}
+        return {"score": 0, "strength": "very weak", "is_strong": False,
+                "failed": ["common password"]}
     checks = {
         "length >= 8": len(password) >= 8,
         "uppercase": any(c in string.ascii_uppercase for c in password),
@@ -1614,7 +1650,8 @@ def print_receipt(items, tip_percent=15, store="Blue Door Cafe"):
     tax = subtotal * TAX_RATE
     tip = subtotal * tip_percent / 100
     lines.append("-" * width)
-    totals = (("Subtotal", subtotal), ("Tax", tax), ("Tip (%d%%)" % tip_percent, tip), ("TOTAL", subtotal + tax + tip))
+    totals = (("Subtotal", subtotal), ("Tax", tax), ("Tip (%d%%)" % tip_percent, tip),
+              ("TOTAL", subtotal + tax + tip))
     for label, amount in totals:
         lines.append(f"{label:<20}{amount:>12.2f}")
     receipt = "\n".join(lines)
@@ -1707,11 +1744,16 @@ def is_palindrome(text, ignore_case=True):
 import textwrap
 
 RESTAURANTS = [
-    {"名称": "老北京炸酱面馆", "菜系": "京菜", "人均": 45, "评分": 4.3, "简介": "传统老北京风味，手擀面条劲道，炸酱香浓，是胡同里的老字号。"},
-    {"名称": "蜀香园", "菜系": "川菜", "人均": 88, "评分": 4.6, "简介": "正宗川味，麻辣鲜香，招牌水煮鱼和回锅肉深受食客喜爱。"},
-    {"名称": "粤海茶餐厅", "菜系": "粤菜", "人均": 120, "评分": 4.5, "简介": "港式早茶与烧腊，虾饺皇和叉烧包每天现做。"},
-    {"名称": "川味小馆", "菜系": "川菜", "人均": 55, "评分": 4.1, "简介": "家常川菜，价格实惠，适合朋友小聚。"},
-    {"名称": "江南小筑", "菜系": "浙菜", "人均": 150, "评分": 4.8, "简介": "环境雅致，西湖醋鱼和东坡肉是必点菜品。"},
+    {"名称": "老北京炸酱面馆", "菜系": "京菜", "人均": 45, "评分": 4.3,
+     "简介": "传统老北京风味，手擀面条劲道，炸酱香浓，是胡同里的老字号。"},
+    {"名称": "蜀香园", "菜系": "川菜", "人均": 88, "评分": 4.6,
+     "简介": "正宗川味，麻辣鲜香，招牌水煮鱼和回锅肉深受食客喜爱。"},
+    {"名称": "粤海茶餐厅", "菜系": "粤菜", "人均": 120, "评分": 4.5,
+     "简介": "港式早茶与烧腊，虾饺皇和叉烧包每天现做。"},
+    {"名称": "川味小馆", "菜系": "川菜", "人均": 55, "评分": 4.1,
+     "简介": "家常川菜，价格实惠，适合朋友小聚。"},
+    {"名称": "江南小筑", "菜系": "浙菜", "人均": 150, "评分": 4.8,
+     "简介": "环境雅致，西湖醋鱼和东坡肉是必点菜品。"},
 ]
 
 
@@ -1722,7 +1764,10 @@ def recommend_restaurants(cuisine=None, budget=100, limit=2):
         return f"错误：不支持的菜系“{cuisine}”，可选：{'、'.join(cuisines)}"
     if budget <= 0:
         return "错误：预算必须大于0"
-    picks = [r for r in RESTAURANTS if (cuisine is None or r["菜系"] == cuisine) and r["人均"] <= budget]
+    picks = [
+        r for r in RESTAURANTS
+        if (cuisine is None or r["菜系"] == cuisine) and r["人均"] <= budget
+    ]
     if not picks:
         return f"抱歉，人均{budget}元以内没有找到合适的餐厅"
     picks.sort(key=lambda r: r["评分"], reverse=True)
@@ -1839,9 +1884,11 @@ def is_loan_eligible(annual_income, monthly_debt, requested_monthly_payment,
 import re
 
 PRODUCTS = {
-    "ELEC-0001": {"name": "Noise-Cancelling Headphones", "price": 199.0, "stock": 14, "tags": ["audio", "wireless"]},
+    "ELEC-0001": {"name": "Noise-Cancelling Headphones", "price": 199.0, "stock": 14,
+                  "tags": ["audio", "wireless"]},
     "ELEC-0002": {"name": "4K Monitor", "price": 349.99, "stock": 0, "tags": []},
-    "HOME-0101": {"name": "Espresso Machine", "price": 499.5, "stock": 3, "tags": ["kitchen", "coffee"]},
+    "HOME-0101": {"name": "Espresso Machine", "price": 499.5, "stock": 3,
+                  "tags": ["kitchen", "coffee"]},
 }
 SKU_PATTERN = re.compile(r"^(ELEC|HOME|TOYS)-(\d{4})$")
 
@@ -1965,7 +2012,8 @@ def parse_order_payload(payload: str) -> dict:
         "shipping_fee": fee,
         "total": round(subtotal + fee, 2),
     }
-    result["json"] = json.dumps({k: result[k] for k in ("order_id", "total")}, separators=(",", ":"))
+    compact = {k: result[k] for k in ("order_id", "total")}
+    result["json"] = json.dumps(compact, separators=(",", ":"))
     return result
 ''',
         func="parse_order_payload",
@@ -2250,7 +2298,10 @@ def expense_report(month: str) -> dict:
     return {
         "month": period.strftime("%Y-%m"),
         "transactions": count,
-        "totals": {k: round(v, 2) for k, v in sorted(totals.items(), key=lambda kv: kv[1], reverse=True)},
+        "totals": {
+            k: round(v, 2)
+            for k, v in sorted(totals.items(), key=lambda kv: kv[1], reverse=True)
+        },
         "remaining_budget": {k: round(v, 2) for k, v in remaining.items()},
         "over_budget": sorted(k for k, v in remaining.items() if v < 0),
         "weekly_spend": {k: round(sum(v), 2) for k, v in sorted(by_week.items())},
@@ -2267,5 +2318,45 @@ def expense_report(month: str) -> dict:
                 "datetime", "try_except", "dict_comp", "sorted_key_lambda", "sorted_reverse",
                 "genexpr", "percent_format", "break_continue", "augassign_name",
                 "items_loop", "return_dict"),
+    ),
+    IdiomCase(
+        name="top_books_list",
+        source=r'''
+BOOKS = [
+    {"title": "The Pragmatic Programmer", "year": 1999, "genre": "tech", "rating": 4.6},
+    {"title": "Clean Code", "year": 2008, "genre": "tech", "rating": 4.4},
+    {"title": "Dune", "year": 1965, "genre": "scifi", "rating": 4.7},
+    {"title": "Neuromancer", "year": 1984, "genre": "scifi", "rating": 4.1},
+    {"title": "The Martian", "year": 2011, "genre": "scifi", "rating": 4.6},
+    {"title": "Designing Data-Intensive Applications", "year": 2017, "genre": "tech",
+     "rating": 4.8},
+]
+
+
+def top_books(genre, limit=3, min_year=None):
+    """Return the highest-rated book titles for a genre as a list of strings."""
+    genres = sorted({b["genre"] for b in BOOKS})
+    if genre not in genres:
+        return "error: genre must be one of " + ", ".join(genres)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        return "error: limit must be a positive integer"
+    pool = [b for b in BOOKS if b["genre"] == genre and (min_year is None or b["year"] >= min_year)]
+    pool.sort(key=lambda b: (-b["rating"], b["title"]))
+    result = []
+    for b in pool[:limit]:
+        title = b["title"] if len(b["title"]) <= 24 else b["title"][:21] + "..."
+        result.append("{title} ({year}) {stars} {rating}".format(
+            title=title, year=b["year"], stars="*" * round(b["rating"]), rating=b["rating"]))
+    return result
+''',
+        func="top_books",
+        calls=(
+            {"genre": "tech"},
+            {"genre": "scifi", "limit": 2, "min_year": 1980},
+            {"genre": "romance"},
+            {"genre": "tech", "limit": 0},
+        ),
+        idioms=("return_list", "return_str", "set_comp", "list_comp", "sorted_key_lambda",
+                "str_format", "str_mul", "slicing", "isinstance", "in_check", "str_join"),
     ),
 )
