@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from .meter import Meter
-from .ordering import SET_TYPES, ordered
+from .ordering import stable_repr
 
 __all__ = ["estimate_len", "format_value", "percent_format", "safe_format"]
 
@@ -70,17 +70,13 @@ def _checked_spec(meter: Meter, spec: str) -> int:
     return extra
 
 
-class _OrderedSetView:
-    """Stands in for a set inside formatting so it renders in a stable order."""
+class _StableView:
+    """Stands in for a container inside formatting so it renders stably."""
 
     __slots__ = ("_text",)
 
-    def __init__(self, value: set | frozenset) -> None:
-        items = ", ".join(repr(v) for v in ordered(value))
-        if type(value) is frozenset:
-            self._text = f"frozenset({{{items}}})" if value else "frozenset()"
-        else:
-            self._text = f"{{{items}}}" if value else "set()"
+    def __init__(self, text: str) -> None:
+        self._text = text
 
     def __str__(self) -> str:
         return self._text
@@ -91,10 +87,13 @@ class _OrderedSetView:
         return format(self._text, spec)
 
 
+_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
+
+
 def stable(value: Any) -> Any:
-    """``value``, or a stand-in that renders a set in a stable order."""
-    if type(value) in SET_TYPES:
-        return _OrderedSetView(value)
+    """``value``, or a stand-in rendering a container with sets in stable order."""
+    if type(value) in _CONTAINERS:
+        return _StableView(stable_repr(value))
     return value
 
 

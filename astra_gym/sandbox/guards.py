@@ -19,9 +19,9 @@ from typing import Any
 
 from RestrictedPython.Guards import full_write_guard
 
-from .formatting import estimate_len, format_value, percent_format, safe_format, stable
+from .formatting import format_value, percent_format, safe_format
 from .meter import Meter
-from .ordering import SET_TYPES, ordered
+from .ordering import SET_TYPES, ordered, stable_repr
 
 __all__ = ["GUARDED_METHODS", "WRITABLE_TYPES", "build_hooks"]
 
@@ -35,6 +35,7 @@ _INT_TYPES = (int, bool)
 _POINTER = 8  # bytes per list item, for charging
 _NONE_TYPE = type(None)
 _SCALARS = frozenset({str, int, float, bool, _NONE_TYPE, complex})
+_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
 
 # Method names whose calls are routed through a size guard. Checking membership
 # in this set first keeps ordinary attribute access at one getattr().
@@ -162,7 +163,9 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
             return value
         if t in _SCALARS:
             return str(value)
-        text = str(render_stable(value))
+        # Containers render through stable_repr (sets sorted at any depth,
+        # each node charged); other objects keep their own str().
+        text = stable_repr(value, charge) if t in _CONTAINERS else str(value)
         check_len(len(text), "string")
         charge(len(text))
         return text
@@ -170,24 +173,10 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
     def _repr_(value: Any) -> str:
         if type(value) in _SCALARS:
             return repr(value)
-        text = repr(render_stable(value))
+        text = stable_repr(value, charge)
         check_len(len(text), "string")
         charge(len(text))
         return text
-
-    def render_stable(value: Any) -> Any:
-        """Replace sets (at any depth) by stand-ins with a stable rendering."""
-        t = type(value)
-        if t in SET_TYPES:
-            return stable(value)
-        if t is list or t is tuple:
-            charge(len(value) * _POINTER)
-            items = [render_stable(v) for v in value]
-            return items if t is list else tuple(items)
-        if t is dict:
-            charge(len(value) * 2 * _POINTER)
-            return {k: render_stable(v) for k, v in value.items()}
-        return value
 
     def _fv_(value: Any, conversion: int, spec: str) -> Any:
         if conversion == 114:  # !r
@@ -195,7 +184,7 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
         elif conversion == 115:  # !s
             value = _str_(value)
         elif conversion == 97:  # !a
-            value = ascii(render_stable(value))
+            value = ascii(_repr_(value))
         if not spec:
             t = type(value)
             if t is str:
@@ -438,6 +427,5 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
         "_getiter_": _getiter_, "_unpack_sequence_": _unpack_sequence_,
         "_iter_unpack_sequence_": _iter_unpack_sequence_, "_apply_": _apply_,
         # used by builtins.py
-        "format": _format_builtin, "render_stable": render_stable,
-        "estimate_len": estimate_len,
+        "format": _format_builtin,
     }
