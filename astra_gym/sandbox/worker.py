@@ -117,7 +117,7 @@ class ProcessWorker:
             [package_root, *filter(None, [env.get("PYTHONPATH")])])
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "astra_gym.sandbox.worker",
+                [sys.executable, "-m", "astra_gym.sandbox.worker_main",
                  str(to_child_r), str(from_child_w), str(self._memory_mb)],
                 pass_fds=(to_child_r, from_child_w), env=env, stdin=subprocess.DEVNULL,
                 close_fds=True, start_new_session=True)
@@ -216,7 +216,3 @@ def main(argv: list[str]) -> None:
     read_fd, write_fd, memory_mb = (int(x) for x in argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     _serve(Connection(read_fd, writable=False), Connection(write_fd, readable=False), memory_mb)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

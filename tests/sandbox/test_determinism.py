@@ -18,7 +18,8 @@ SCRIPT = textwrap.dedent('''
     from astra_gym.sandbox import Sandbox
     TOOLS = [
         ("def f(ws):\\n    s = set(ws)\\n    return [list(s), str(s), ','.join(s), s.pop(),"
-         " max(s, key=len), dict.fromkeys(s)]\\n", {"ws": ["pear", "fig", "kiwi", "apple", "date"]}),
+         " max(s, key=len), dict.fromkeys(s)]\\n",
+         {"ws": ["pear", "fig", "kiwi", "apple", "date"]}),
         ("import random, uuid\\ndef f():\\n    return [random.random(), str(uuid.uuid4()),"
          " random.sample(['a','b','c','d'], 2)]\\n", {}),
         ("from datetime import datetime\\nimport time\\ndef f():\\n"

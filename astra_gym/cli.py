@@ -1,0 +1,141 @@
+"""The ``astra-gym`` command line.
+
+Subcommands:
+    sandbox-demo   Run a realistic tool and a few hostile ones in both isolation
+                   modes and print what happened (the README's main job until
+                   the demo env lands).
+    sandbox run    Call one function of a tool file in the sandbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .sandbox import Limits, Sandbox
+
+_DEMO_TOOL = '''
+FLIGHTS = {
+    ("PEK", "JFK"): [{"id": "CA981", "price": 5230.0}, {"id": "UA88", "price": 4810.5}],
+    ("PVG", "LAX"): [{"id": "MU583", "price": 3990.0}],
+}
+def search_flights(origin: str, destination: str, currency: str = "CNY") -> dict:
+    """Cheapest mock flight between two airports."""
+    rates = {"CNY": 1.0, "USD": 0.138}
+    key = (origin.strip().upper(), destination.strip().upper())
+    if key not in FLIGHTS:
+        return {"error": f"no flights from {key[0]} to {key[1]}"}
+    if currency not in rates:
+        return {"error": f"unsupported currency {currency!r}"}
+    best = min(FLIGHTS[key], key=lambda f: f["price"])
+    return {"flight": best["id"], "price": round(best["price"] * rates[currency], 2),
+            "currency": currency}
+'''
+
+_DEMO_CASES: tuple[tuple[str, str, str, dict], ...] = (
+    ("mock-data lookup", _DEMO_TOOL, "search_flights",
+     {"origin": "pek", "destination": "jfk", "currency": "USD"}),
+    ("validation branch", _DEMO_TOOL, "search_flights",
+     {"origin": "AAA", "destination": "BBB"}),
+    ("endless loop", "def tool():\n    while True:\n        pass\n", "tool", {}),
+    ("memory bomb", "def tool():\n    return 'x' * 10**10\n", "tool", {}),
+    ("width bomb", "def tool():\n    return f'{1:>1000000000}'\n", "tool", {}),
+    ("escape attempt", "def tool():\n    return ().__class__.__bases__[0].__subclasses__()\n",
+     "tool", {}),
+    ("forbidden import", "import os\ndef tool():\n    return os.listdir('/')\n", "tool", {}),
+    ("frozen clock", "from datetime import datetime\ndef tool():\n"
+     "    return datetime.now().isoformat()\n", "tool", {}),
+)
+
+
+def _short(text: str, width: int) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _sandbox_demo(args: argparse.Namespace) -> int:
+    modes = ["inprocess", "process"] if args.isolation == "both" else [args.isolation]
+    print(f"astra-gym {__version__} sandbox demo: each tool call runs under the sandbox policy")
+    for mode in modes:
+        print(f"\n== isolation: {mode} ==")
+        print(f"{'case':<18} {'ok':<5} {'ms':>8}  result")
+        with Sandbox(isolation=mode) as sandbox:
+            session = sandbox.session(seed=args.seed)
+            if mode == "process":
+                session.call("def warm():\n    return 1\n", "warm")  # start the worker
+            for label, source, func, kwargs in _DEMO_CASES:
+                start = time.perf_counter()
+                result = session.call(source, func, kwargs)
+                ms = (time.perf_counter() - start) * 1000
+                shown = result.output if result.ok else f"[{result.error_kind}] {result.error}"
+                print(f"{label:<18} {result.ok!s:<5} {ms:>8.2f}  {_short(shown, 90)}")
+    print("\nEvery hostile call ended as a clean error result; the host process is untouched.")
+    return 0
+
+
+def _sandbox_run(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        kwargs = json.loads(args.kwargs)
+    except json.JSONDecodeError as exc:
+        print(f"error: --kwargs is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(kwargs, dict):
+        print("error: --kwargs must be a JSON object", file=sys.stderr)
+        return 2
+    limits = Limits(ops=args.ops, timeout=args.timeout)
+    with Sandbox(isolation=args.isolation, limits=limits) as sandbox:
+        result = sandbox.run(source, args.function, kwargs, seed=args.seed)
+    if args.json:
+        print(json.dumps(result._asdict(), ensure_ascii=False))
+    else:
+        print(result.text)
+    return 0 if result.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="astra-gym", description="Gymnasium environments for tool-using LLM agents.")
+    parser.add_argument("--version", action="version", version=f"astra-gym {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("sandbox-demo", help="show the sandbox on benign and hostile tools")
+    demo.add_argument("--isolation", choices=["inprocess", "process", "both"], default="both")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(handler=_sandbox_demo)
+
+    sandbox = commands.add_parser("sandbox", help="run tool code in the sandbox")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    run = sandbox_commands.add_parser("run", help="call one function of a tool file")
+    run.add_argument("file", help="Python file defining the tool")
+    run.add_argument("function", help="name of the function to call")
+    run.add_argument("--kwargs", default="{}", help="keyword arguments as a JSON object")
+    run.add_argument("--isolation", choices=["inprocess", "process"], default="process",
+                     help="process (default here: the file may be untrusted) or inprocess")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--ops", type=int, default=Limits().ops, help="operation budget")
+    run.add_argument("--timeout", type=float, default=Limits().timeout,
+                     help="wall-clock seconds (process isolation)")
+    run.add_argument("--json", action="store_true", help="print the result as JSON")
+    run.set_defaults(handler=_sandbox_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``astra-gym`` console script."""
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

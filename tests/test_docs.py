@@ -1,0 +1,24 @@
+"""Every ```python block in the README and docs runs as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+EXAMPLES = [(doc, i, code) for doc in DOCS if doc.exists()
+            for i, code in enumerate(BLOCK.findall(doc.read_text(encoding="utf-8")))]
+
+
+def test_there_are_examples():
+    assert any(doc.name == "README.md" for doc, _, _ in EXAMPLES)
+
+
+@pytest.mark.parametrize(("doc", "index", "code"), EXAMPLES,
+                         ids=[f"{d.name}-{i}" for d, i, _ in EXAMPLES])
+def test_doc_example_runs(doc, index, code, capsys):
+    exec(compile(code, f"{doc.name}[{index}]", "exec"), {"__name__": "__doc_example__"})
