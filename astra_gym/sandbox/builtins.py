@@ -22,13 +22,13 @@ from typing import Any
 from .meter import Meter
 from .ordering import SET_TYPES, ordered
 
-__all__ = ["build_builtins"]
+__all__ = ["build_builtins", "guarded_type"]
 
 _POINTER = 8
 
 _PLAIN_NAMES = (
     "abs", "ascii", "bin", "bool", "callable", "chr", "complex", "divmod", "float", "hex",
-    "int", "isinstance", "issubclass", "len", "oct", "ord", "round", "str",
+    "int", "isinstance", "issubclass", "len", "oct", "ord", "str",
     "staticmethod", "classmethod", "property", "all", "any", "next", "NotImplemented",
     "Ellipsis", "True", "False", "None",
     # class statements: RestrictedPython adds metaclass=__metaclass__ (ours)
@@ -43,7 +43,7 @@ _EXCEPTIONS = (
 )
 
 
-def _guarded_type(real: type, build: Callable[..., Any]) -> type:
+def guarded_type(real: type, build: Callable[..., Any]) -> type:
     """A subclass-free stand-in for a container type.
 
     ``isinstance(x, list)`` must keep working for tool code, so the name ``list``
@@ -183,12 +183,12 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
     table: dict[str, Any] = {name: getattr(_py, name) for name in _PLAIN_NAMES}
     table.update({name: getattr(_py, name) for name in _EXCEPTIONS})
     table.update({
-        "list": _guarded_type(list, _list),
-        "tuple": _guarded_type(tuple, _tuple),
-        "set": _guarded_type(set, _set),
-        "frozenset": _guarded_type(frozenset, _frozenset),
-        "dict": _guarded_type(dict, _dict),
-        "range": _guarded_type(range, _range),
+        "list": guarded_type(list, _list),
+        "tuple": guarded_type(tuple, _tuple),
+        "set": guarded_type(set, _set),
+        "frozenset": guarded_type(frozenset, _frozenset),
+        "dict": guarded_type(dict, _dict),
+        "range": guarded_type(range, _range),
         "sorted": _sorted,
         "reversed": _reversed,
         "enumerate": _enumerate,
@@ -202,6 +202,7 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
         "hasattr": _hasattr,
         "pow": hooks["_pow_"],
         "format": hooks["format"],
+        "round": hooks["round"],
         "repr": hooks["_repr_"],
     })
     return table

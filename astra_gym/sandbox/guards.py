@@ -42,8 +42,10 @@ _CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
 GUARDED_METHODS = frozenset({
     "ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "format",
     "format_map", "translate", "extend", "extendleft", "copy", "update", "fromkeys", "pop",
-    "elements", "mro",
+    "elements", "mro", "to_bytes",
 })
+_HANDLER_COST = 100  # operations charged on entering an except handler
+_DIGITS_PER_BIT = 0.30103
 
 
 def _seq_bytes(value: Any, n: int) -> int:
@@ -312,6 +314,22 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
                 meter.tick()
                 yield element
 
+    def _to_bytes(self: Any, length: Any = 1, *args: Any, **kwargs: Any) -> bytes:
+        if type(length) in _INT_TYPES and length > 0:
+            check_len(length, "int.to_bytes")
+            charge(length)
+        return int.to_bytes(self, length, *args, **kwargs)
+
+    def _round(number: Any, ndigits: Any = None) -> Any:
+        # int.__round__ and Fraction.__round__ compute 10 ** |ndigits| in C.
+        if (type(ndigits) in _INT_TYPES and type(number) in (int, bool, Fraction)
+                and abs(ndigits) / _DIGITS_PER_BIT > meter.max_int_bits):
+            check_bits(int(abs(ndigits) / _DIGITS_PER_BIT), "round()")
+        return round(number) if ndigits is None else round(number, ndigits)
+
+    def _handler_() -> None:
+        meter.spend(_HANDLER_COST)
+
     def _refuse_mro(self: Any) -> Any:
         raise AttributeError("'mro' is not available in the sandbox")
 
@@ -337,6 +355,7 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
         method_guards[(kind, "update")] = _d_update
     method_guards[(set, "pop")] = _set_pop
     method_guards[(collections.Counter, "elements")] = _counter_elements
+    method_guards[(int, "to_bytes")] = _to_bytes
     class_methods: dict[tuple[type, str], Callable[..., Any]] = {
         (kind, "fromkeys"): _d_fromkeys
         for kind in (dict, collections.OrderedDict, collections.Counter)
@@ -421,11 +440,11 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
     return {
         "_tick_": meter.tick,
         "_mul_": _mul_, "_pow_": _pow_, "_lshift_": _lshift_, "_add_": _add_, "_mod_": _mod_,
-        "_inplacevar_": _inplacevar_,
+        "_inplacevar_": _inplacevar_, "_handler_": _handler_,
         "_fv_": _fv_, "_fvs_": _fvs_, "_str_": _str_, "_repr_": _repr_, "_star_": _star_,
         "_getattr_": _getattr_, "_getitem_": _getitem_, "_write_": _write_,
         "_getiter_": _getiter_, "_unpack_sequence_": _unpack_sequence_,
         "_iter_unpack_sequence_": _iter_unpack_sequence_, "_apply_": _apply_,
         # used by builtins.py
-        "format": _format_builtin,
+        "format": _format_builtin, "round": _round,
     }

@@ -86,6 +86,10 @@ class Meter:
             raise BudgetExceeded(self.tripped)
         self._iter.__setstate__(_SPAN - left + units)
 
+    def spend(self, ops: int) -> None:
+        """Pay ``ops`` operations at once (same rules as :meth:`charge`)."""
+        self.charge(ops * self.alloc_unit)
+
     def check_len(self, n: int, what: str) -> None:
         """Refuse to build a sequence of ``n`` items/characters over the cap."""
         if n > self.max_len:

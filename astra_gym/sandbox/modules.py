@@ -36,6 +36,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from .builtins import guarded_type
 from .meter import Meter
 from .ordering import SET_TYPES, ordered, ordered_if_set
 
@@ -47,15 +48,21 @@ ALLOWED_MODULES = (
     "textwrap", "uuid", "hashlib",
 )
 _POINTER = 8
+_EXPONENT = _re.compile(r"[eE]\s*([+-]?\d+)")
 
 
 class ModuleProxy:
-    """A read-only view of a module's vetted members."""
+    """A read-only view of a module's vetted members.
 
-    __slots__ = ("__name__", "_members")
+    It deliberately has no ``__name__``: when ``from X import Y`` finds no
+    attribute ``Y``, CPython falls back to ``sys.modules[X.__name__ + ".Y"]``,
+    which would hand out real submodules (``from json import decoder``).
+    """
+
+    __slots__ = ("_label", "_members")
 
     def __init__(self, name: str, members: dict[str, Any]) -> None:
-        object.__setattr__(self, "__name__", name)
+        object.__setattr__(self, "_label", name)
         object.__setattr__(self, "_members", members)
 
     def __getattr__(self, name: str) -> Any:
@@ -63,15 +70,15 @@ class ModuleProxy:
             return self._members[name]
         except KeyError:
             raise AttributeError(
-                f"module '{self.__name__}' has no attribute '{name}' in the sandbox") from None
+                f"module '{self._label}' has no attribute '{name}' in the sandbox") from None
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise TypeError(f"module '{self.__name__}' is read-only in the sandbox")
+        raise TypeError(f"module '{self._label}' is read-only in the sandbox")
 
     __delattr__ = __setattr__
 
     def __repr__(self) -> str:
-        return f"<module '{self.__name__}' (sandboxed)>"
+        return f"<module '{self._label}' (sandboxed)>"
 
 
 def _pick(module: Any, names: str) -> dict[str, Any]:
@@ -424,6 +431,16 @@ class ModuleTable:
             covariance linear_regression"""
         members = {name: self._ordered_args(func)
                    for name, func in _pick(_statistics, names).items()}
+        quantiles = members["quantiles"]
+        meter = self._meter
+
+        def guarded_quantiles(data: Any, *, n: int = 4, method: str = "exclusive") -> list:
+            if isinstance(n, int):
+                meter.check_len(n, "statistics.quantiles")
+                meter.charge(n * _POINTER)
+            return quantiles(data, n=n, method=method)
+
+        members["quantiles"] = guarded_quantiles
         members["StatisticsError"] = _statistics.StatisticsError
         return members
 
@@ -433,7 +450,26 @@ class ModuleTable:
             ROUND_HALF_UP ROUND_HALF_DOWN ROUND_HALF_EVEN ROUND_05UP""")
 
     def _build_fractions(self) -> dict[str, Any]:
-        return {"Fraction": _fractions.Fraction}
+        meter = self._meter
+        real = _fractions.Fraction
+
+        def exponent_digits(value: Any) -> int:
+            if isinstance(value, str):
+                match = _EXPONENT.search(value)
+                return abs(int(match[1])) if match else 0
+            if isinstance(value, _decimal.Decimal) and value.is_finite():
+                return abs(value.as_tuple().exponent) + len(value.as_tuple().digits)
+            return 0
+
+        def build(numerator: Any = 0, denominator: Any = None) -> _fractions.Fraction:
+            # Fraction("1e100000000") and Fraction(Decimal(...)) compute
+            # 10 ** exponent in C before anything can look at the result.
+            digits = max(exponent_digits(numerator), exponent_digits(denominator))
+            if digits:
+                meter.check_bits(int(digits / 0.30103), "Fraction")
+            return real(numerator, denominator)
+
+        return {"Fraction": guarded_type(real, build)}
 
     def _build_typing(self) -> dict[str, Any]:
         return _pick(_typing, """Any Optional Union List Dict Tuple Set FrozenSet Callable

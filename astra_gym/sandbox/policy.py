@@ -8,7 +8,8 @@ guard hooks; this module adds what it leaves out (research/tech.md §1-2):
   re-evaluation has no side effects.
 * A tick, ``_tick_()``, at the start of every loop body and function body and
   as the first condition of every comprehension clause: the deterministic
-  operation budget.
+  operation budget. Entering an ``except`` handler costs ``_handler_()``, a
+  flat 100 operations.
 * Size guards for the operators that allocate in C: ``*``, ``**``, ``<<``,
   ``+`` and ``%`` become ``_mul_``/``_pow_``/``_lshift_``/``_add_``/``_mod_``
   unless a constant operand makes them provably numeric, and every f-string
@@ -44,7 +45,7 @@ from .guards import GUARDED_METHODS
 __all__ = ["POLICY_VERSION", "CompiledTool", "compile_tool", "source_hash"]
 
 #: Bump when the transformation changes: it is part of the cache key.
-POLICY_VERSION = "astra-sandbox-3"
+POLICY_VERSION = "astra-sandbox-4"
 
 _CACHE_SIZE = 4096
 _FILENAME = "<tool>"
@@ -108,17 +109,31 @@ def _numeric_constant(node: ast.AST, kinds: tuple[type, ...]) -> bool:
     return isinstance(node, ast.Constant) and type(node.value) in kinds
 
 
+_SMALL = 1 << 32
+
+
+def _small_number(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Constant) and type(node.value) in (int, float)
+            and abs(node.value) < _SMALL)
+
+
 def _needs_guard(node: ast.BinOp) -> bool:
     """Whether a binary operation could allocate without bound.
 
     Constant operands prove some operations numeric: ``x + 1`` cannot be a
-    sequence concatenation and ``x * 1.5`` cannot repeat a sequence. Both
-    operands constant are folded by CPython's optimizer under its own size caps.
+    sequence concatenation and ``x * 1.5`` cannot repeat a sequence. Two
+    constants are *not* safe in general: CPython declines to fold
+    ``"%1000000000d" % 1`` or ``"a" * 10000000000`` at compile time and runs
+    them unguarded, so only small numeric pairs skip the guard.
     """
     left, right = node.left, node.right
-    if isinstance(left, ast.Constant) and isinstance(right, ast.Constant):
-        return False
     op = type(node.op)
+    if _small_number(left) and _small_number(right):
+        if op is ast.Pow:
+            return abs(right.value) > 64  # type: ignore[attr-defined]
+        if op is ast.LShift:
+            return right.value > 64  # type: ignore[attr-defined]
+        return False
     if op is ast.Add:
         return not (_numeric_constant(left, (int, float, complex))
                     or _numeric_constant(right, (int, float, complex)))
@@ -175,6 +190,14 @@ class _Instrument(ast.NodeTransformer):
     def visit_While(self, node: ast.While) -> ast.AST:
         self.generic_visit(node)
         self._tick_body(node.body)
+        return node
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
+        self.generic_visit(node)
+        # Entering a handler is charged a flat amount: raising inside handlers
+        # costs CPython a walk of the exception-context chain, so catch-and-
+        # retry recursion would otherwise grow superlinearly per tick.
+        node.body.insert(0, ast.Expr(_call("_handler_")))
         return node
 
     def visit_comprehension(self, node: ast.comprehension) -> ast.AST:

@@ -33,8 +33,8 @@ DEFAULT_CLOCK = _dt.datetime(2026, 1, 15, 9, 30, 0)
 _TOOL_FILE = "<tool>"
 _C_INTERNAL_IMPORTS = frozenset({"_strptime"})
 _HOOK_NAMES = (
-    "_tick_", "_mul_", "_pow_", "_lshift_", "_add_", "_mod_", "_inplacevar_", "_fv_", "_fvs_",
-    "_str_", "_repr_", "_star_", "_getattr_", "_getitem_", "_write_", "_getiter_",
+    "_tick_", "_mul_", "_pow_", "_lshift_", "_add_", "_mod_", "_inplacevar_", "_handler_",
+    "_fv_", "_fvs_", "_str_", "_repr_", "_star_", "_getattr_", "_getitem_", "_write_", "_getiter_",
     "_unpack_sequence_", "_iter_unpack_sequence_", "_apply_",
 )
 
