@@ -33,6 +33,7 @@ import ast
 import copy
 import hashlib
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from types import CodeType
@@ -304,6 +305,14 @@ _cache_lock = threading.Lock()
 
 
 def _compile_uncached(source: str, key: str) -> CompiledTool:
+    # Tool source is not ours: its SyntaxWarnings (invalid escapes, ...) must
+    # not reach the host's warning filters or stderr.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _compile_quietly(source, key)
+
+
+def _compile_quietly(source: str, key: str) -> CompiledTool:
     try:
         tree = ast.parse(source, filename=_FILENAME)
     except SyntaxError as exc:
