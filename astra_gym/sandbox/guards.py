@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import operator
+import sys
 from collections.abc import Callable
 from fractions import Fraction
 from functools import partial
@@ -328,6 +329,14 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
         return round(number) if ndigits is None else round(number, ndigits)
 
     def _handler_() -> None:
+        # Every raise walks the __context__ chain (cycle check), and a raise
+        # inside a handler links to the handled exception, so catch-and-retry
+        # code grows the chain without bound: quadratic time per tick. Cutting
+        # the handled exception's context keeps chains at length <= 2; tool
+        # error messages never show chained context anyway.
+        exc = sys.exception()
+        if exc is not None:
+            exc.__context__ = None
         meter.spend(_HANDLER_COST)
 
     def _refuse_mro(self: Any) -> Any:

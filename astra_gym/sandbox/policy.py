@@ -195,9 +195,9 @@ class _Instrument(ast.NodeTransformer):
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.AST:
         self.generic_visit(node)
-        # Entering a handler is charged a flat amount: raising inside handlers
-        # costs CPython a walk of the exception-context chain, so catch-and-
-        # retry recursion would otherwise grow superlinearly per tick.
+        # Entering a handler cuts the handled exception's context chain and is
+        # charged a flat amount (see guards._handler_): catch-and-retry code
+        # would otherwise cost superlinear time per tick.
         node.body.insert(0, ast.Expr(_call("_handler_")))
         return node
 
