@@ -7,10 +7,9 @@ through the session's meter (charged, capped, sets in a stable order), ``range``
 is capped, ``pow`` is the size-guarded one, ``slice`` is absent (so every
 slice is syntactic and goes through the charged ``_getitem_``), and ``hash``, ``id``, ``open``,
 ``getattr``, ``type``, ``vars``, ``globals``, ``eval``, ``exec`` and friends are
-simply absent. Types that tool code tests with ``isinstance`` (``int``,
-``str``, ``list``, ...) stay the real types; only their *calls* that build
-containers from iterables are routed through wrappers via :class:`_GuardedType`
-where that is possible without breaking ``isinstance``.
+simply absent. Scalar types (``int``, ``str``, ...) are the real types; the container types
+(``list``, ``dict``, ``set``, ...) are stand-ins from :func:`guarded_type`
+whose *calls* are metered while ``isinstance`` checks still see the real type.
 """
 
 from __future__ import annotations
@@ -131,9 +130,6 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
         check_len(len(r), "range")
         return r
 
-    def _reversed(seq: Any) -> Any:
-        return reversed(seq)
-
     def _ordered_arg(value: Any) -> Any:
         return ordered(value) if type(value) in SET_TYPES else value
 
@@ -177,9 +173,6 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
             return False
         return hasattr(obj, name)
 
-    def _print_unavailable(*args: Any, **kwargs: Any) -> None:  # pragma: no cover
-        raise RuntimeError("print is handled by the sandbox policy")
-
     table: dict[str, Any] = {name: getattr(_py, name) for name in _PLAIN_NAMES}
     table.update({name: getattr(_py, name) for name in _EXCEPTIONS})
     table.update({
@@ -190,7 +183,7 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
         "dict": guarded_type(dict, _dict),
         "range": guarded_type(range, _range),
         "sorted": _sorted,
-        "reversed": _reversed,
+        "reversed": reversed,
         "enumerate": _enumerate,
         "zip": _zip,
         "map": _map,

@@ -42,22 +42,12 @@ class Containment:
     note: str = ""
 
 
-def _vm_hwm_kb(pid: int | str = "self") -> int | None:
+def _status_kb(field: str, pid: int | str = "self") -> int | None:
+    """A ``/proc/<pid>/status`` memory field (``VmHWM``, ``VmRSS``) in KiB."""
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _vm_rss_kb(pid: int | str = "self") -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         return None
@@ -116,11 +106,11 @@ def run_inprocess(source: str, kwargs: dict | None, limits: Limits | None = None
             sandbox.run(NORMAL_TOOL, "tool", {"x": 1})  # warm imports outside the measurement
             before = host_snapshot()
             _reset_peak()
-            base = _vm_rss_kb() or 0
+            base = _status_kb("VmRSS") or 0
             t0 = time.perf_counter()
             result = sandbox.run(source, "tool", kwargs)
             wall = time.perf_counter() - t0
-            peak = _vm_hwm_kb() or 0
+            peak = _status_kb("VmHWM") or 0
             after = host_snapshot()
             following = sandbox.run(NORMAL_TOOL, "tool", {"x": 2})
             report = {"ok": result.ok, "error_kind": result.error_kind, "error": result.error,
@@ -177,14 +167,14 @@ def run_process(sandbox: Sandbox, source: str, kwargs: dict | None) -> Containme
     pid = worker.pid
     before = host_snapshot()
     _reset_peak(pid)
-    base = _vm_rss_kb(pid) or 0
-    parent_base = _vm_rss_kb() or 0
+    base = _status_kb("VmRSS", pid) or 0
+    parent_base = _status_kb("VmRSS") or 0
     t0 = time.perf_counter()
     result = sandbox.run(source, "tool", kwargs)
     wall = time.perf_counter() - t0
-    alive_peak = _vm_hwm_kb(pid) if worker.pid == pid else None
+    alive_peak = _status_kb("VmHWM", pid) if worker.pid == pid else None
     growth = None if alive_peak is None else (alive_peak - base) / 1024
-    parent_growth = ((_vm_rss_kb() or 0) - parent_base) / 1024
+    parent_growth = ((_status_kb("VmRSS") or 0) - parent_base) / 1024
     following = sandbox.run(NORMAL_TOOL, "tool", {"x": 2})
     after = host_snapshot()
     diff = _diff(before, after)

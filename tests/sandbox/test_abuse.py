@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 from containment import Containment, run_inprocess, run_process
-from corpus_abuse import ABUSE_CASES, CATEGORIES
+from corpus_abuse import ABUSE_CASES, CATEGORIES, AbuseCase
 
 from astra_gym.sandbox import Limits
 
@@ -78,5 +78,5 @@ def test_harness_detects_a_hostile_success():
     outcome = run_inprocess("def tool():\n    return 'fine'\n", None)
     assert outcome.ok is True and outcome.output == "fine"
     with pytest.raises(AssertionError):
-        _assert_contained(ABUSE_CASES[0].__class__(
-            name="probe", category="import", source="", expect="error"), outcome)
+        _assert_contained(AbuseCase(name="probe", category="import", source="",
+                                    expect="error"), outcome)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import subprocess
 import sys
@@ -71,6 +69,6 @@ def test_same_seed_same_transcript_in_process():
     from astra_gym.sandbox import Sandbox
 
     src = "import random\ndef f():\n    return [random.randint(0, 9) for _ in range(5)]\n"
-    runs = [[Sandbox().session(seed=5).call(src, "f") for _ in range(1)] for _ in range(3)]
+    runs = [[Sandbox().session(seed=5).call(src, "f") for _ in range(2)] for _ in range(3)]
     assert runs[0] == runs[1] == runs[2]
-    assert hashlib.sha256(json.dumps([list(r[0]) for r in runs]).encode()).hexdigest()
+    assert Sandbox().session(seed=6).call(src, "f") != runs[0][0]
