@@ -24,6 +24,7 @@ from .ordering import SET_TYPES, ordered
 __all__ = ["build_builtins", "guarded_type"]
 
 _POINTER = 8
+_NUMBERS = frozenset({int, float, bool})
 
 _PLAIN_NAMES = (
     "abs", "ascii", "bin", "bool", "callable", "chr", "complex", "divmod", "float", "hex",
@@ -83,6 +84,8 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
     charge = meter.charge
     check_len = meter.check_len
     star = hooks["_star_"]
+    add = hooks["_add_"]
+    tick = meter.tick
 
     def materialise(iterable: Any) -> Any:
         items = star(iterable)
@@ -166,7 +169,16 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
             check_len(total, "sum of sequences")
             charge(total * _POINTER * max(len(items), 1))
             return sum(items, start)
-        return sum(_ordered_arg(iterable), start)
+        items = star(iterable)
+        if type(start) in _NUMBERS and all(type(x) in _NUMBERS for x in items):
+            return sum(items, start)
+        # Fractions, Decimals, ...: add through the size-checked `+` with a
+        # tick per item (stdlib __add__ runs in host frames no tick sees).
+        total = start
+        for item in items:
+            tick()
+            total = add(total, item)
+        return total
 
     def _hasattr(obj: Any, name: Any) -> bool:
         if type(name) is not str or name.startswith("_"):

@@ -10,6 +10,7 @@ each call costs one Python-level function call and no dictionary lookups.
 
 from __future__ import annotations
 
+import codecs
 import collections
 import operator
 import sys
@@ -43,9 +44,13 @@ _CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
 GUARDED_METHODS = frozenset({
     "ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "format",
     "format_map", "translate", "extend", "extendleft", "copy", "update", "fromkeys", "pop",
-    "elements", "mro", "to_bytes",
+    "elements", "mro", "to_bytes", "encode", "decode",
 })
-_HANDLER_COST = 100  # operations charged on entering an except handler
+# C-implemented codecs only: pure-Python ones (punycode, idna, ...) do
+# superlinear work in host frames that no tick sees.
+_SAFE_CODECS = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1", "utf-16", "utf-16-le",
+                          "utf-16-be", "utf-32", "utf-32-le", "utf-32-be", "cp1252", "gbk",
+                          "gb2312", "gb18030", "big5", "shift_jis", "euc_jp", "euc_kr"})
 _DIGITS_PER_BIT = 0.30103
 
 
@@ -97,6 +102,7 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
         bits = value.numerator.bit_length() + value.denominator.bit_length()
         if bits > meter.max_int_bits:
             check_bits(bits, "fraction")
+        charge(bits // 8)  # Fraction arithmetic costs time in proportion to its size
 
     def _pow_(a: Any, b: Any, mod: Any = None) -> Any:
         if mod is not None:
@@ -138,7 +144,9 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
 
     def _mod_(a: Any, b: Any) -> Any:
         ta = type(a)
-        if ta is str or ta is bytes:
+        if ta is int or ta is float:
+            return a % b
+        if isinstance(a, str | bytes):
             return percent_format(meter, a, b)
         return a % b
 
@@ -321,6 +329,20 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
             charge(length)
         return int.to_bytes(self, length, *args, **kwargs)
 
+    def _codec(encoding: Any) -> str:
+        name = codecs.lookup(encoding).name if isinstance(encoding, str) else encoding
+        if name not in _SAFE_CODECS:
+            raise LookupError(f"codec {encoding!r} is not available in the sandbox")
+        return name
+
+    def _s_encode(self: Any, encoding: Any = "utf-8", errors: str = "strict") -> bytes:
+        charge(len(self) * 4)
+        return str.encode(self, _codec(encoding), errors)
+
+    def _b_decode(self: Any, encoding: Any = "utf-8", errors: str = "strict") -> str:
+        charge(len(self) * 4)
+        return type(self).decode(self, _codec(encoding), errors)
+
     def _round(number: Any, ndigits: Any = None) -> Any:
         # int.__round__ and Fraction.__round__ compute 10 ** |ndigits| in C.
         if (type(ndigits) in _INT_TYPES and type(number) in (int, bool, Fraction)
@@ -328,7 +350,7 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
             check_bits(int(abs(ndigits) / _DIGITS_PER_BIT), "round()")
         return round(number) if ndigits is None else round(number, ndigits)
 
-    def _handler_() -> None:
+    def _handler_(ops: int) -> None:
         # Every raise walks the __context__ chain (cycle check), and a raise
         # inside a handler links to the handled exception, so catch-and-retry
         # code grows the chain without bound: quadratic time per tick. Cutting
@@ -337,7 +359,7 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
         exc = sys.exception()
         if exc is not None:
             exc.__context__ = None
-        meter.spend(_HANDLER_COST)
+        meter.spend(ops)
 
     def _refuse_mro(self: Any) -> Any:
         raise AttributeError("'mro' is not available in the sandbox")
@@ -365,6 +387,9 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
     method_guards[(set, "pop")] = _set_pop
     method_guards[(collections.Counter, "elements")] = _counter_elements
     method_guards[(int, "to_bytes")] = _to_bytes
+    method_guards[(str, "encode")] = _s_encode
+    method_guards[(bytes, "decode")] = _b_decode
+    method_guards[(bytearray, "decode")] = _b_decode
     class_methods: dict[tuple[type, str], Callable[..., Any]] = {
         (kind, "fromkeys"): _d_fromkeys
         for kind in (dict, collections.OrderedDict, collections.Counter)

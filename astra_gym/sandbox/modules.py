@@ -40,7 +40,8 @@ from .builtins import guarded_type
 from .meter import Meter
 from .ordering import SET_TYPES, ordered, ordered_if_set
 
-__all__ = ["ALLOWED_MODULES", "ModuleProxy", "ModuleTable", "frozen_time_modules"]
+__all__ = ["ALLOWED_MODULES", "DECIMAL_CONTEXT", "ModuleProxy", "ModuleTable",
+           "frozen_time_modules"]
 
 ALLOWED_MODULES = (
     "math", "json", "re", "datetime", "time", "random", "string", "collections", "itertools",
@@ -124,7 +125,7 @@ def frozen_time_modules(clock: _dt.datetime) -> tuple[type, type, dict[str, Any]
         cls.__module__ = "datetime"
         cls.__qualname__ = name
 
-    def _struct(secs: float | None) -> _time.struct_time:
+    def _struct(secs: float | None = None) -> _time.struct_time:
         return _time.gmtime(epoch if secs is None else secs)
 
     time_members = {
@@ -150,8 +151,21 @@ def frozen_time_modules(clock: _dt.datetime) -> tuple[type, type, dict[str, Any]
 
 
 
+#: Largest |exponent| of a Decimal inside the sandbox (about 100,000 bits).
+DECIMAL_EXP_LIMIT = 30_000
+#: The decimal context active during calls of sessions that imported decimal:
+#: the default precision and rounding, with exponents bounded so arithmetic
+#: overflows (a clean error) instead of building huge numbers.
+DECIMAL_CONTEXT = _decimal.Context(prec=28, rounding=_decimal.ROUND_HALF_EVEN,
+                                   Emax=DECIMAL_EXP_LIMIT, Emin=-DECIMAL_EXP_LIMIT,
+                                   traps=[_decimal.InvalidOperation, _decimal.DivisionByZero,
+                                          _decimal.Overflow])
+
+
 class ModuleTable:
     """The modules one session can import, built lazily on first import."""
+
+    uses_decimal = False
 
     def __init__(self, meter: Meter, rng: _random.Random, seed: int, clock: _dt.datetime,
                  hooks: dict[str, Any]) -> None:
@@ -232,7 +246,18 @@ class ModuleTable:
                 result = mul(result, item)
             return result
 
-        members.update(factorial=factorial, comb=comb, perm=perm, prod=prod,
+        def lcm(*integers: Any) -> int:
+            result = 1
+            for value in integers:
+                tick()
+                result = _math.lcm(result, value)
+                bits = result.bit_length()
+                if bits > meter.max_int_bits:
+                    meter.check_bits(bits, "lcm")
+                meter.charge(bits // 8)  # each step costs time in proportion
+            return result
+
+        members.update(factorial=factorial, comb=comb, perm=perm, prod=prod, lcm=lcm,
                        fsum=self._ordered_args(_math.fsum))
         return members
 
@@ -445,9 +470,25 @@ class ModuleTable:
         return members
 
     def _build_decimal(self) -> dict[str, Any]:
-        return _pick(_decimal, """Decimal InvalidOperation DivisionByZero DecimalException
+        meter = self._meter
+        real = _decimal.Decimal
+        self.uses_decimal = True  # the session installs DECIMAL_CONTEXT during calls
+
+        def build(value: Any = "0", context: Any = None) -> _decimal.Decimal:
+            # Construction is exact (no context applies), so an exponent like
+            # Decimal('1e1000000000') must be refused here; it would make
+            # int(), floor(), format(':f') and friends allocate gigabytes.
+            result = real(value)
+            if result.is_finite() and result and abs(result.adjusted()) > DECIMAL_EXP_LIMIT:
+                meter.trip(f"Decimal exponent {result.adjusted():,} is beyond the sandbox "
+                           f"limit of ±{DECIMAL_EXP_LIMIT:,}")
+            return result
+
+        members = _pick(_decimal, """InvalidOperation DivisionByZero DecimalException
             Overflow Underflow Inexact Rounded ROUND_UP ROUND_DOWN ROUND_CEILING ROUND_FLOOR
             ROUND_HALF_UP ROUND_HALF_DOWN ROUND_HALF_EVEN ROUND_05UP""")
+        members["Decimal"] = guarded_type(real, build)
+        return members
 
     def _build_fractions(self) -> dict[str, Any]:
         meter = self._meter

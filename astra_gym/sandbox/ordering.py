@@ -61,18 +61,18 @@ def stable_repr(value: Any, charge: Callable[[int], None] = _no_charge) -> str:
     """
     kind = type(value)
     if kind is list or kind is tuple:
-        charge(8 * len(value) + 16)
+        charge(8 * len(value) + 64)
         inner = ", ".join([stable_repr(v, charge) for v in value])
         if kind is list:
             return f"[{inner}]"
         return f"({inner},)" if len(value) == 1 else f"({inner})"
     if kind is dict:
-        charge(16 * len(value) + 16)
+        charge(16 * len(value) + 64)
         inner = ", ".join([f"{stable_repr(k, charge)}: {stable_repr(v, charge)}"
                            for k, v in value.items()])
         return f"{{{inner}}}"
     if kind in SET_TYPES:
-        charge(8 * len(value) + 16)
+        charge(8 * len(value) + 64)
         inner = ", ".join([stable_repr(v, charge) for v in ordered(value)])
         if kind is frozenset:
             return f"frozenset({{{inner}}})" if value else "frozenset()"

@@ -46,9 +46,10 @@ from .guards import GUARDED_METHODS
 __all__ = ["POLICY_VERSION", "CompiledTool", "compile_tool", "source_hash"]
 
 #: Bump when the transformation changes: it is part of the cache key.
-POLICY_VERSION = "astra-sandbox-4"
+POLICY_VERSION = "astra-sandbox-5"
 
 _CACHE_SIZE = 4096
+_HANDLER_OPS = 100  # operations charged on entering an except handler
 _FILENAME = "<tool>"
 
 _BINOP_GUARDS: dict[type[ast.operator], str] = {
@@ -198,7 +199,16 @@ class _Instrument(ast.NodeTransformer):
         # Entering a handler cuts the handled exception's context chain and is
         # charged a flat amount (see guards._handler_): catch-and-retry code
         # would otherwise cost superlinear time per tick.
-        node.body.insert(0, ast.Expr(_call("_handler_")))
+        node.body.insert(0, ast.Expr(_call("_handler_", ast.Constant(_HANDLER_OPS))))
+        return node
+
+    def visit_Try(self, node: ast.Try) -> ast.AST:
+        self.generic_visit(node)
+        if node.finalbody:
+            # A finally block run by a propagating exception is a handler too
+            # (retry-in-finally grows the same context chains); it also runs
+            # on normal exit, so it costs a single operation.
+            node.finalbody.insert(0, ast.Expr(_call("_handler_", ast.Constant(1))))
         return node
 
     def visit_comprehension(self, node: ast.comprehension) -> ast.AST:

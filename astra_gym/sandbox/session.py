@@ -10,6 +10,7 @@ across sessions through the compile cache.
 from __future__ import annotations
 
 import datetime as _dt
+import decimal
 import importlib
 import random
 from collections.abc import Mapping, Sequence
@@ -20,7 +21,7 @@ from .errors import BudgetExceeded, SandboxLimitError
 from .guards import build_hooks
 from .limits import Limits
 from .meter import Meter
-from .modules import ALLOWED_MODULES, ModuleTable
+from .modules import ALLOWED_MODULES, DECIMAL_CONTEXT, ModuleTable
 from .policy import compile_tool
 from .render import render_output
 from .result import ErrorKind, ToolResult
@@ -179,12 +180,21 @@ class InProcessSession:
         meter = self.meter
         meter.start(self.limits.ops)
         del self._printed[:]
+        host_context = None
+        if self._modules.uses_decimal:
+            # Decimal arithmetic reads the thread's context: give the tool the
+            # bounded sandbox context and put the host's back afterwards.
+            host_context = decimal.getcontext()
+            decimal.setcontext(DECIMAL_CONTEXT.copy())
         try:
             value = func(*args, **kwargs)
         except (KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # every tool failure becomes a result
             return self._failure(exc)
+        finally:
+            if host_context is not None:
+                decimal.setcontext(host_context)
         if meter.tripped is not None or meter.exhausted:
             return self._failure(None)
         return value

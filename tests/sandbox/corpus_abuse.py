@@ -1076,8 +1076,7 @@ ABUSE_CASES: tuple[AbuseCase, ...] = (
             import time
 
             def tool():
-                clocks = [time.perf_counter, time.monotonic, time.process_time, time.thread_time]
-                return [clock() for clock in clocks]
+                return [time.perf_counter(), time.monotonic(), time.process_time()]
         """),
         expect="contained",
         note=(
@@ -1107,11 +1106,22 @@ ABUSE_CASES: tuple[AbuseCase, ...] = (
             import time
 
             def tool():
-                now = [time.ctime(), time.asctime(), time.strftime("%H:%M:%S")]
-                return now + [list(time.localtime())]
+                return [time.ctime(), time.asctime(), time.strftime("%H:%M:%S")]
         """),
         expect="contained",
         note="No-argument forms read the real clock in C. Identical across two runs (or error).",
+    ),
+    AbuseCase(
+        name="nondet_time_noarg_structs",
+        category="nondeterminism",
+        source=_src(r"""
+            import time
+
+            def tool():
+                return [list(time.localtime()), list(time.gmtime())]
+        """),
+        expect="contained",
+        note="No-argument localtime()/gmtime() read the real clock in C; identical across runs.",
     ),
     AbuseCase(
         name="nondet_host_timezone",
@@ -1229,6 +1239,25 @@ ABUSE_CASES: tuple[AbuseCase, ...] = (
         note=(
             "Swallowing RecursionError turns depth into exponential time; the budget "
             "(function-entry ticks) must stop it."
+        ),
+    ),
+    AbuseCase(
+        name="recursion_finally_retry",
+        category="recursion",
+        source=_src(r"""
+            def tool():
+                def f(n):
+                    try:
+                        f(n + 1)
+                    finally:
+                        f(n + 1)
+                return f(0)
+        """),
+        note=(
+            "Like recursion_catch_and_retry but through `finally`: no except handler is entered, "
+            "yet each raise near the recursion limit walks a growing __context__ chain in C, so "
+            "per-tick cost grows with the number of ticks. Charging except-handler entry is not "
+            "enough; finally blocks need the same charge."
         ),
     ),
     AbuseCase(
@@ -1978,10 +2007,11 @@ ABUSE_CASES: tuple[AbuseCase, ...] = (
                     a = [a, a]
                 return len(str(a))
         """),
-        process_only=True,
+        process_only=False,
         note=(
             "list repr in C expands the shared DAG exponentially (Py_ReprEnter only detects "
-            "cycles). No Python-level hook runs during the expansion."
+            "cycles). Contained in-process because the sandbox's str() renders containers "
+            "itself, charging every node."
         ),
     ),
     # ------------------------------------------------------------------ c_alloc_bomb
@@ -2205,6 +2235,35 @@ ABUSE_CASES: tuple[AbuseCase, ...] = (
         ),
     ),
     AbuseCase(
+        name="calloc_decimal_fixed_format",
+        category="c_alloc_bomb",
+        source=_src(r"""
+            import decimal
+
+            def tool():
+                return len(f"{decimal.Decimal('1e1000000000'):f}")
+        """),
+        note=(
+            "A 13-character Decimal formatted with 'f' (or '{:f}'.format) is a 10**9-char string "
+            "built in C; the format-spec guard must estimate Decimal width from the exponent."
+        ),
+    ),
+    AbuseCase(
+        name="calloc_decimal_as_integer_ratio",
+        category="c_alloc_bomb",
+        source=_src(r"""
+            import decimal
+
+            def tool():
+                numerator, denominator = decimal.Decimal("1e100000000").as_integer_ratio()
+                return numerator.bit_length()
+        """),
+        note=(
+            "Decimal -> int conversion in C (same family as int(Decimal)), reached through a "
+            "method. Rejecting huge exponents in the Decimal constructor closes the whole family."
+        ),
+    ),
+    AbuseCase(
         name="calloc_json_indent",
         category="c_alloc_bomb",
         source=_src(r"""
@@ -2418,6 +2477,85 @@ ABUSE_CASES: tuple[AbuseCase, ...] = (
         ),
     ),
     AbuseCase(
+        name="cpu_math_lcm_range",
+        category="cpu_bomb",
+        source=_src(r"""
+            import math
+
+            def tool():
+                return math.lcm(*range(1, 10**6)).bit_length()
+        """),
+        note=(
+            "math.lcm is passed through unguarded: lcm(1..10**6) has ~1.4M bits and costs "
+            "minutes of C bignum work (lcm(1..3*10**5) alone is ~20 s)."
+        ),
+    ),
+    AbuseCase(
+        name="cpu_fraction_sum_builtin",
+        category="cpu_bomb",
+        source=_src(r"""
+            import fractions
+
+            def tool():
+                terms = [fractions.Fraction(1, k) for k in range(1, 200000)]
+                return sum(terms).denominator.bit_length()
+        """),
+        note=(
+            "sum() adds Fractions through Fraction.__add__ in host frames: no ticks and no bits "
+            "cap (the fraction check lives in the `+` hook). ~16 s, 288k-bit denominator."
+        ),
+    ),
+    AbuseCase(
+        name="cpu_punycode_encode",
+        category="cpu_bomb",
+        source=_src(r"""
+            def tool():
+                text = "".join([chr(256 + i) for i in range(10000)]) * 10
+                return len(text.encode("punycode"))
+        """),
+        note=(
+            "str.encode/bytes.decode dispatch to pure-Python codecs (punycode, idna) that run "
+            "super-quadratic host-frame loops with no ticks (3000 distinct chars: ~9 s). "
+            "Restrict codecs to the C ones or charge by input size."
+        ),
+    ),
+    AbuseCase(
+        name="cpu_decimal_math_floor",
+        category="cpu_bomb",
+        source=_src(r"""
+            import decimal
+            import math
+
+            def tool():
+                return math.floor(decimal.Decimal("1e100000000")).bit_length()
+        """),
+        note="math.floor/ceil/trunc of a Decimal convert it to a 10**8-digit int in C.",
+    ),
+    AbuseCase(
+        name="cpu_decimal_round",
+        category="cpu_bomb",
+        source=_src(r"""
+            import decimal
+
+            def tool():
+                return round(decimal.Decimal("1e100000000")).bit_length()
+        """),
+        note="round(Decimal) with no ndigits returns an int: the same C conversion.",
+    ),
+    AbuseCase(
+        name="cpu_statistics_mean_decimal",
+        category="cpu_bomb",
+        source=_src(r"""
+            import decimal
+            import statistics
+
+            def tool():
+                data = [decimal.Decimal("1e100000000"), decimal.Decimal(1)]
+                return str(statistics.mean(data))
+        """),
+        note="statistics converts inputs to exact ratios in host frames (as_integer_ratio).",
+    ),
+    AbuseCase(
         name="cpu_pbkdf2_iterations",
         category="cpu_bomb",
         source=_src(r"""
@@ -2501,10 +2639,11 @@ ABUSE_CASES: tuple[AbuseCase, ...] = (
             def tool():
                 return int(decimal.Decimal("1e100000000")).bit_length()
         """),
-        process_only=True,
+        process_only=False,
         note=(
             "A 2-token Decimal converts to a 10**8-digit int inside libmpdec/C int conversion: no"
-            " hook runs during the conversion."
+            " hook runs during the conversion. Contained in-process by refusing the exponent "
+            "when the Decimal is constructed."
         ),
     ),
     # ------------------------------------------------------------------ state_poisoning

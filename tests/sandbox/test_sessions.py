@@ -14,7 +14,8 @@ RANDOMISH = ("import random, uuid\n"
              " random.choice(['a', 'b', 'c'])]\n")
 CLOCK = ("import time\nfrom datetime import datetime, date, timezone\n"
          "def now():\n    return [datetime.now().isoformat(), date.today().isoformat(),"
-         " time.time(), datetime.now(timezone.utc).isoformat()]\n")
+         " time.time(), datetime.now(timezone.utc).isoformat(),"
+         " time.strftime('%Y-%m-%d %H:%M', time.localtime()), time.gmtime().tm_year]\n")
 
 
 def test_tool_state_persists_within_a_session_and_not_across(any_sandbox):
@@ -42,6 +43,8 @@ def test_clock_is_frozen_and_configurable(any_sandbox):
     assert out[1] == DEFAULT_CLOCK.date().isoformat()
     assert out[2] == DEFAULT_CLOCK.replace(tzinfo=dt.UTC).timestamp()
     assert out[3] == DEFAULT_CLOCK.replace(tzinfo=dt.UTC).isoformat()
+    assert out[4] == DEFAULT_CLOCK.strftime("%Y-%m-%d %H:%M")
+    assert out[5] == DEFAULT_CLOCK.year
     custom = dt.datetime(2030, 5, 6, 7, 8, 9)
     assert json.loads(any_sandbox.run(CLOCK, "now", clock=custom).output)[0] == custom.isoformat()
 
