@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from .meter import Meter
-from .ordering import stable_repr
+from .ordering import CONTAINER_TYPES, stable_repr
 
 __all__ = ["estimate_len", "format_value", "percent_format", "safe_format"]
 
@@ -87,12 +87,9 @@ class _StableView:
         return format(self._text, spec)
 
 
-_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
-
-
 def stable(value: Any) -> Any:
     """``value``, or a stand-in rendering a container with sets in stable order."""
-    if type(value) in _CONTAINERS:
+    if type(value) in CONTAINER_TYPES:
         return _StableView(stable_repr(value))
     return value
 

@@ -23,7 +23,7 @@ from RestrictedPython.Guards import full_write_guard
 
 from .formatting import format_value, percent_format, safe_format
 from .meter import Meter
-from .ordering import SET_TYPES, ordered, stable_repr
+from .ordering import CONTAINER_TYPES, SET_TYPES, ordered, stable_repr
 
 __all__ = ["GUARDED_METHODS", "WRITABLE_TYPES", "build_hooks"]
 
@@ -32,12 +32,10 @@ WRITABLE_TYPES = frozenset({dict, list, collections.defaultdict, collections.Ord
                             collections.Counter, collections.deque})
 
 _SEQUENCE_TYPES = (str, bytes, list, tuple, bytearray)
-_NUMBER_TYPES = (int, float, bool, complex)
 _INT_TYPES = (int, bool)
 _POINTER = 8  # bytes per list item, for charging
 _NONE_TYPE = type(None)
 _SCALARS = frozenset({str, int, float, bool, _NONE_TYPE, complex})
-_CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
 
 # Method names whose calls are routed through a size guard. Checking membership
 # in this set first keeps ordinary attribute access at one getattr().
@@ -176,7 +174,7 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
             return str(value)
         # Containers render through stable_repr (sets sorted at any depth,
         # each node charged); other objects keep their own str().
-        text = stable_repr(value, charge) if t in _CONTAINERS else str(value)
+        text = stable_repr(value, charge) if t in CONTAINER_TYPES else str(value)
         check_len(len(text), "string")
         charge(len(text))
         return text
@@ -217,7 +215,7 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
 
     def _format_builtin(value: Any, spec: str = "") -> str:
         if not spec:
-            return _str_(value) if type(value) is not float else format(value)
+            return _str_(value)
         return format_value(meter, value, spec)
 
     # ------------------------------------------------------------- methods
@@ -361,9 +359,6 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
             exc.__context__ = None
         meter.spend(ops)
 
-    def _refuse_mro(self: Any) -> Any:
-        raise AttributeError("'mro' is not available in the sandbox")
-
     string_methods: dict[str, Callable[..., Any]] = {
         "ljust": _s_pad("ljust"), "rjust": _s_pad("rjust"), "center": _s_pad("center"),
         "zfill": _s_zfill, "expandtabs": _s_expandtabs, "replace": _s_replace,
@@ -401,22 +396,18 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
         if name[:1] == "_":
             raise AttributeError(f"attribute {name!r} is not accessible in the sandbox")
         if name in GUARDED_METHODS:
-            if name == "mro" and isinstance(obj, type):
-                _refuse_mro(obj)
             is_class = isinstance(obj, type)
             if is_class:
+                if name == "mro":
+                    raise AttributeError("'mro' is not available in the sandbox")
                 obj = getattr(obj, "_astra_real", obj)
             for base in (obj.__mro__ if is_class else type(obj).__mro__):
-                if is_class:
-                    cm = class_methods.get((base, name))
-                    if cm is not None:
-                        return partial(cm, obj)
                 guard = method_guards.get((base, name))
                 if guard is not None:
                     return guard if is_class else partial(guard, obj)
                 cm = class_methods.get((base, name))
                 if cm is not None:
-                    return partial(cm, type(obj))
+                    return partial(cm, obj if is_class else type(obj))
         return getattr(obj, name, *default)
 
     # -------------------------------------------------------- item access

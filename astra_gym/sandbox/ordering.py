@@ -14,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["SET_TYPES", "ordered", "ordered_if_set", "stable_repr"]
+__all__ = ["CONTAINER_TYPES", "SET_TYPES", "ordered", "ordered_if_set", "stable_repr"]
 
 SET_TYPES = (set, frozenset)
+#: Containers whose str()/repr() the sandbox renders itself (stable_repr).
+CONTAINER_TYPES = frozenset({list, tuple, dict, set, frozenset})
 # Element types whose natural order is total, so plain sorted() is stable.
 _TOTAL_ORDER_KINDS = (frozenset({str}), frozenset({bytes}), frozenset({int}),
                       frozenset({int, float}), frozenset({float}), frozenset({int, bool}))
