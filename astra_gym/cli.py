@@ -5,12 +5,14 @@ Subcommands:
                    modes and print what happened (the README's main job until
                    the demo env lands).
     sandbox run    Call one function of a tool file in the sandbox.
+    compile        Compile ASTRA rows (step 4, step 5 or RL) into an env pack.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -103,6 +105,24 @@ def _sandbox_run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _compile(args: argparse.Namespace) -> int:
+    from synth.compiler import InputError, compile_files  # the runtime does not need it
+
+    try:
+        result = compile_files(args.inputs, args.name, args.out, version=args.version,
+                               jobs=args.jobs, progress=None if not args.quiet else False,
+                               description=args.description)
+    except InputError as exc:
+        print(f"astra-gym compile: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"astra-gym compile: error: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(result.summary())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="astra-gym", description="Gymnasium environments for tool-using LLM agents.")
@@ -128,6 +148,23 @@ def build_parser() -> argparse.ArgumentParser:
                      help="wall-clock seconds (process isolation)")
     run.add_argument("--json", action="store_true", help="print the result as JSON")
     run.set_defaults(handler=_sandbox_run)
+
+    compile_ = commands.add_parser(
+        "compile", help="compile ASTRA rows into an env pack",
+        description="Compile ASTRA step-4, step-5 or RL rows (JSONL or JSON, detected per row) "
+                    "into a pip-installable env pack, replaying every gold call in the sandbox. "
+                    "Writes tasks.jsonl, manifest.json, report.json, pyproject.toml and "
+                    "__init__.py into --out. Exits 0 when the run finished, whatever was "
+                    "rejected (see report.json); 2 when the input is unusable.")
+    compile_.add_argument("inputs", nargs="+", metavar="INPUT", help="JSONL or JSON files")
+    compile_.add_argument("--name", required=True, help="pack name (env id astra/<name>-v<N>)")
+    compile_.add_argument("--out", required=True, help="output directory")
+    compile_.add_argument("--version", type=int, default=0, help="pack major version (default 0)")
+    compile_.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                          help="worker processes for the sandbox replays (default: all cores)")
+    compile_.add_argument("--description", default=None, help="one-line pack description")
+    compile_.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    compile_.set_defaults(handler=_compile)
     return parser
 
 

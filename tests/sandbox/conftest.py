@@ -7,14 +7,6 @@ import pytest
 from astra_gym.sandbox import Sandbox
 
 
-@pytest.fixture(scope="session")
-def process_sandbox():
-    """One process-isolated sandbox (one worker) shared by the session."""
-    sandbox = Sandbox(isolation="process")
-    yield sandbox
-    sandbox.close()
-
-
 @pytest.fixture(params=["inprocess", "process"])
 def any_sandbox(request, process_sandbox):
     """Each test using this runs once per isolation mode."""

@@ -1,0 +1,155 @@
+"""Answer normalisation: when does a tool result *contain* a gold answer?
+
+ASTRA checks ``answer in stdout`` on raw text, which is brittle to formatting
+(``1,234.50`` vs ``1234.5``) and trivially satisfied by short answers (``"1"``
+is in almost everything). The compiler (replaying gold calls) and the reward
+functions (deciding which sub-tasks an agent solved) share this one rule, so
+an env can never pay for an answer the compiler would not have accepted.
+
+The rule, applied to both the haystack and the answer:
+
+1. Unicode NFKC (full-width digits and letters become ASCII, ``ﬁ`` → ``fi``),
+   then case-folding (``Straße`` ~ ``STRASSE``).
+2. Number formats: thousands separators are dropped (``1,234`` → ``1234``)
+   and trailing fractional zeros removed (``72.50`` → ``72.5``,
+   ``3.0`` → ``3``).
+3. Runs of whitespace become one space; leading/trailing space is dropped.
+
+Then the normalised answer must occur in the normalised haystack with
+boundaries:
+
+- an answer that starts (ends) with a digit must not be preceded (followed)
+  by a digit, or by a decimal point that continues the number, so ``"12"``
+  is not found in ``"123"`` and ``"3.5"`` not in ``"13.55"``;
+- an answer of 1–3 characters must not touch a letter or digit on either
+  side (``"yes"`` is not found in ``"yesterday"``). CJK characters count as
+  letters, so a two-character Chinese answer must stand on its own in the
+  text (for example as a JSON string value).
+
+Example:
+    >>> contains_answer('{"total": "1,234.50 USD"}', "1234.5 usd")
+    True
+    >>> contains_answer('{"count": 123}', "12")
+    False
+    >>> contains_answer('{"ok": "yes"}', "Yes")
+    True
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+__all__ = ["SHORT_ANSWER_CHARS", "contains_answer", "find_answer", "normalize_text"]
+
+#: Answers at most this long (after normalisation) need a token boundary.
+SHORT_ANSWER_CHARS = 3
+
+_THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3})((?:,\d{3})+)(?![\d,]|\.\d*,)")
+_TRAILING_ZEROS = re.compile(r"(?<![\d.])(\d+)\.(\d*?)0+(?![\d.])")
+_SPACE = re.compile(r"\s+")
+
+
+def _drop_thousands(match: re.Match[str]) -> str:
+    return match.group(1) + match.group(2).replace(",", "")
+
+
+def _trim_zeros(match: re.Match[str]) -> str:
+    digits = match.group(2)
+    return f"{match.group(1)}.{digits}" if digits else match.group(1)
+
+
+def normalize_text(text: str) -> str:
+    """Normalise text for answer matching (see the module docstring).
+
+    Args:
+        text: Any text: a tool result or a gold answer.
+
+    Returns:
+        The NFKC, case-folded, number- and whitespace-normalised text.
+
+    Example:
+        >>> normalize_text("  Total:  1,234.50\\tUSD ")
+        'total: 1234.5 usd'
+    """
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _THOUSANDS.sub(_drop_thousands, text)
+    text = _TRAILING_ZEROS.sub(_trim_zeros, text)
+    return _SPACE.sub(" ", text).strip()
+
+
+@lru_cache(maxsize=65536)
+def _normalized_answer(answer: str) -> str:
+    # Gold answers repeat across every step of every episode: cache them.
+    return normalize_text(answer)
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _continues_number(text: str, index: int, step: int) -> bool:
+    """Whether ``text[index]`` extends a number that the match touches."""
+    if not 0 <= index < len(text):
+        return False
+    char = text[index]
+    if char.isdigit():
+        return True
+    if char == "." and 0 <= index + step < len(text):
+        return text[index + step].isdigit()
+    return False
+
+
+def _bounded(text: str, start: int, end: int, answer: str) -> bool:
+    if answer[0].isdigit() and _continues_number(text, start - 1, -1):
+        return False
+    if answer[-1].isdigit() and _continues_number(text, end, 1):
+        return False
+    if len(answer) <= SHORT_ANSWER_CHARS:
+        if start > 0 and _is_word_char(text[start - 1]) and _is_word_char(answer[0]):
+            return False
+        if end < len(text) and _is_word_char(text[end]) and _is_word_char(answer[-1]):
+            return False
+    return True
+
+
+def find_answer(normalized_text: str, answer: str) -> bool:
+    """Whether ``answer`` occurs in text that is already normalised.
+
+    Use this when one text is checked against many answers (a tool result
+    against every open sub-task): normalise the text once with
+    :func:`normalize_text`, then call this per answer.
+
+    Args:
+        normalized_text: The output of :func:`normalize_text`.
+        answer: A raw gold answer (normalised here, cached).
+
+    Returns:
+        True when the answer occurs with the required boundaries. An empty
+        answer never matches.
+    """
+    needle = _normalized_answer(answer)
+    if not needle:
+        return False
+    start = normalized_text.find(needle)
+    while start != -1:
+        end = start + len(needle)
+        if _bounded(normalized_text, start, end, needle):
+            return True
+        start = normalized_text.find(needle, start + 1)
+    return False
+
+
+def contains_answer(text: str, answer: str) -> bool:
+    """Whether ``text`` contains ``answer`` under the normalisation rule.
+
+    Args:
+        text: The haystack, typically a tool result.
+        answer: The gold answer.
+
+    Returns:
+        True when the normalised answer occurs in the normalised text with
+        the boundaries described in the module docstring.
+    """
+    return find_answer(normalize_text(text), answer)

@@ -1,0 +1,291 @@
+"""Reading and writing pack directories (``manifest.json`` + ``tasks.jsonl``).
+
+Opening a pack reads and validates the manifest and indexes ``tasks.jsonl``
+by byte offset: a task's line is parsed, validated and turned into a
+:class:`~astra_gym.pack.model.Task` only when that task is asked for, and
+nothing is compiled at all (tools compile on first call in the sandbox). So
+listing a 100k-task pack costs one pass over the file, not 100k compiles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .model import Task
+from .schemas import FORMAT_VERSION, PackFormatError, validate_manifest, validate_task
+
+__all__ = ["MANIFEST_FILE", "PACK_NAME_PATTERN", "TASKS_FILE", "Pack", "build_manifest",
+           "content_hash", "dump_task_line", "write_pack"]
+
+MANIFEST_FILE = "manifest.json"
+TASKS_FILE = "tasks.jsonl"
+#: Pack names: lower-case, usable in env ids (``astra/<name>-v0``) and package names.
+PACK_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_TASK_ID_PREFIX = '{"task_id":'
+
+
+def dump_task_line(task: Task) -> str:
+    """Serialise a task as one canonical ``tasks.jsonl`` line (no newline).
+
+    ``task_id`` comes first so an index can read ids without parsing whole
+    lines; everything else has sorted keys and compact separators, so the
+    same task always gives the same bytes.
+
+    Args:
+        task: The task.
+
+    Returns:
+        The JSON text of the line.
+    """
+    data = task.to_dict()
+    task_id = data.pop("task_id")
+    rest = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return f"{_TASK_ID_PREFIX}{json.dumps(task_id, ensure_ascii=False)},{rest[1:]}"
+
+
+def content_hash(data: bytes) -> str:
+    """The manifest's ``content_hash`` of a ``tasks.jsonl`` payload."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def build_manifest(name: str, version: int, tasks: Iterable[Task], tasks_bytes: bytes, *,
+                   validation: Mapping[str, Any], sources: Iterable[str] = (),
+                   compiler: Mapping[str, Any] | None = None,
+                   description: str | None = None) -> dict[str, Any]:
+    """Summarise tasks into a manifest dict (see ``manifest.schema.json``).
+
+    Args:
+        name: Pack name (``PACK_NAME_PATTERN``).
+        version: Major version; the env id is ``astra/<name>-v<version>``.
+        tasks: The pack's tasks.
+        tasks_bytes: The exact ``tasks.jsonl`` payload, for the content hash.
+        validation: Counts from the compile (rows, compiled, rejected, …).
+        sources: Input file names.
+        compiler: What produced the pack (versions), for provenance.
+        description: One-line human description.
+
+    Returns:
+        The manifest, already validated.
+    """
+    tasks = list(tasks)
+    domains = Counter(task.domain for task in tasks)
+    languages = Counter(task.language for task in tasks)
+    hops = Counter(str(task.hops) for task in tasks)
+    tool_names = {(task.task_id, tool.name) for task in tasks for tool in task.all_tools}
+    manifest: dict[str, Any] = {
+        "format_version": FORMAT_VERSION, "name": name, "version": version,
+        "task_count": len(tasks), "tool_count": len(tool_names),
+        "domains": dict(sorted(domains.items())), "languages": dict(sorted(languages.items())),
+        "hop_histogram": dict(sorted(hops.items(), key=lambda item: int(item[0]))),
+        "content_hash": content_hash(tasks_bytes), "sources": list(sources),
+        "validation": dict(validation),
+    }
+    if description:
+        manifest["description"] = description
+    if compiler:
+        manifest["compiler"] = dict(compiler)
+    validate_manifest(manifest)
+    return manifest
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    # A killed compile must never leave a half-written pack behind.
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_pack(directory: str | os.PathLike[str], name: str, version: int,
+               tasks: Iterable[Task], *, validation: Mapping[str, Any],
+               sources: Iterable[str] = (), compiler: Mapping[str, Any] | None = None,
+               description: str | None = None) -> dict[str, Any]:
+    """Write ``tasks.jsonl`` and ``manifest.json`` into ``directory``.
+
+    Args:
+        directory: Created if missing; existing pack files are replaced.
+        name: Pack name.
+        version: Major version.
+        tasks: Tasks in pack order.
+        validation: Counts from the compile.
+        sources: Input file names.
+        compiler: Provenance of the compiler.
+        description: One-line human description.
+
+    Returns:
+        The manifest that was written.
+
+    Raises:
+        ValueError: When the name is not a valid pack name or task ids repeat.
+    """
+    if not PACK_NAME_PATTERN.match(name):
+        raise ValueError(f"invalid pack name {name!r}: use lower-case letters, digits, '_' "
+                         "or '-', starting with a letter (it becomes the env id astra/<name>-v0)")
+    tasks = list(tasks)
+    seen: set[str] = set()
+    for task in tasks:
+        if task.task_id in seen:
+            raise ValueError(f"duplicate task_id {task.task_id!r}")
+        seen.add(task.task_id)
+    payload = "".join(dump_task_line(task) + "\n" for task in tasks).encode("utf-8")
+    manifest = build_manifest(name, version, tasks, payload, validation=validation,
+                              sources=sources, compiler=compiler, description=description)
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    _atomic_write(root / TASKS_FILE, payload)
+    _atomic_write(root / MANIFEST_FILE, (json.dumps(manifest, ensure_ascii=False, indent=2)
+                                         + "\n").encode("utf-8"))
+    return manifest
+
+
+class Pack:
+    """A pack directory, opened lazily.
+
+    The first access to the task list reads ``tasks.jsonl`` once to index it
+    and checks it against the manifest's content hash, so a pack edited after
+    compilation fails loudly instead of training on data nobody validated.
+
+    Example:
+        >>> from astra_gym.pack import Pack, demo_pack_path
+        >>> pack = Pack(demo_pack_path())
+        >>> pack.name, len(pack) == pack.manifest["task_count"]
+        ('demo', True)
+        >>> pack.task(pack.task_ids[0]).task_id == pack.task_ids[0]
+        True
+
+    Args:
+        path: The directory holding ``manifest.json`` and ``tasks.jsonl``.
+
+    Raises:
+        FileNotFoundError: When either file is missing.
+        PackFormatError: When the manifest does not match its schema or the
+            task file's line count disagrees with it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        manifest_path = self.path / MANIFEST_FILE
+        if not manifest_path.is_file():
+            raise FileNotFoundError(f"{self.path} is not a pack: {MANIFEST_FILE} is missing")
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise PackFormatError(f"{manifest_path} is not valid JSON: {exc}") from None
+        validate_manifest(manifest, str(manifest_path))
+        self.manifest: dict[str, Any] = manifest
+        self._offsets: dict[str, int] | None = None
+        self._cache: dict[str, Task] = {}
+
+    # -- metadata --------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The pack name from the manifest."""
+        return self.manifest["name"]
+
+    @property
+    def version(self) -> int:
+        """The pack's major version (the ``-vN`` of its env id)."""
+        return self.manifest["version"]
+
+    @property
+    def tasks_path(self) -> Path:
+        return self.path / TASKS_FILE
+
+    def __repr__(self) -> str:
+        return f"Pack({self.name!r}, version={self.version}, tasks={len(self)}, path={self.path})"
+
+    # -- index -----------------------------------------------------------------
+    def _index(self) -> dict[str, int]:
+        if self._offsets is None:
+            offsets: dict[str, int] = {}
+            decoder = json.JSONDecoder()
+            digest = hashlib.sha256()
+            with open(self.tasks_path, "rb") as handle:
+                offset = 0
+                for number, raw in enumerate(handle, 1):
+                    digest.update(raw)
+                    line = raw.decode("utf-8")
+                    if line.strip():
+                        if not line.startswith(_TASK_ID_PREFIX):
+                            raise PackFormatError(
+                                f"{self.tasks_path} line {number} does not start with "
+                                f"{_TASK_ID_PREFIX!r}; was it written by write_pack()?")
+                        task_id, _ = decoder.raw_decode(line, len(_TASK_ID_PREFIX))
+                        if task_id in offsets:
+                            raise PackFormatError(
+                                f"{self.tasks_path} line {number}: duplicate task_id {task_id!r}")
+                        offsets[task_id] = offset
+                    offset += len(raw)
+            actual = "sha256:" + digest.hexdigest()
+            if actual != self.manifest["content_hash"]:
+                raise PackFormatError(
+                    f"{self.tasks_path} does not match the manifest's content_hash "
+                    f"({actual} != {self.manifest['content_hash']}): the file was changed "
+                    "after the pack was compiled; recompile it")
+            if len(offsets) != self.manifest["task_count"]:
+                raise PackFormatError(
+                    f"{self.tasks_path} has {len(offsets)} tasks but the manifest says "
+                    f"{self.manifest['task_count']}")
+            self._offsets = offsets
+        return self._offsets
+
+    @property
+    def task_ids(self) -> tuple[str, ...]:
+        """All task ids in file order (reads the index, parses no task)."""
+        return tuple(self._index())
+
+    def __len__(self) -> int:
+        return self.manifest["task_count"]
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._index()
+
+    # -- tasks -----------------------------------------------------------------
+    def task(self, task_id: str) -> Task:
+        """Load, validate and cache one task.
+
+        Args:
+            task_id: A task id of this pack.
+
+        Returns:
+            The task.
+
+        Raises:
+            KeyError: When the pack has no such task (the message lists a few ids).
+            PackFormatError: When its line does not match the task schema.
+        """
+        cached = self._cache.get(task_id)
+        if cached is not None:
+            return cached
+        offsets = self._index()
+        if task_id not in offsets:
+            sample = ", ".join(list(offsets)[:5])
+            raise KeyError(f"pack {self.name!r} has no task {task_id!r} (ids look like: {sample})")
+        with open(self.tasks_path, "rb") as handle:
+            handle.seek(offsets[task_id])
+            line = handle.readline().decode("utf-8")
+        data = json.loads(line)
+        validate_task(data, f"{self.tasks_path} task {task_id!r}")
+        task = Task.from_dict(data)
+        self._cache[task_id] = task
+        return task
+
+    def __iter__(self) -> Iterator[Task]:
+        """Iterate over all tasks in file order (each validated)."""
+        for task_id in self._index():
+            yield self.task(task_id)
+
+    def verify(self) -> None:
+        """Validate every task against the schema (the index already checked the hash).
+
+        Raises:
+            PackFormatError: When a line does not validate.
+        """
+        for _ in self:
+            pass

@@ -1,0 +1,67 @@
+"""Compile throughput: rows per second on the demo source, with 1 and 2 jobs.
+
+Each round compiles every ``generated_envs/demo/source/*.jsonl`` row into a
+fresh directory with ``compile_files`` (reading, static checks, sandbox
+compile, process-isolated replay of every gold call, writing the pack), so
+the figure includes pool and sandbox-worker start-up, as a user's run does.
+Rounds alternate between job counts so machine noise hits both alike.
+
+Usage:
+    python benchmarks/bench_compile.py [--rounds 5] [--jobs 1 2] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_sandbox import machine
+
+from synth.compiler import compile_files
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = ROOT / "generated_envs" / "demo" / "source"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--json", help="write the figures here")
+    args = parser.parse_args()
+    inputs = sorted(SOURCE.glob("*.jsonl"))
+    times: dict[int, list[float]] = {jobs: [] for jobs in args.jobs}
+    rows = calls = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for round_ in range(args.rounds):
+            for jobs in args.jobs:
+                start = time.perf_counter()
+                result = compile_files(inputs, "demo", Path(tmp) / f"r{round_}j{jobs}",
+                                       jobs=jobs, progress=False)
+                times[jobs].append(time.perf_counter() - start)
+                rows = len(result.outcomes)
+                calls = result.manifest["validation"]["gold_calls_replayed"]
+    print(f"machine: {machine()}")
+    print(f"demo source: {rows} rows, {calls} gold calls replayed, {args.rounds} rounds")
+    figures = {"machine": machine(), "rows": rows, "gold_calls": calls, "jobs": {}}
+    base = statistics.median(times[args.jobs[0]])
+    for jobs in args.jobs:
+        median = statistics.median(times[jobs])
+        figures["jobs"][jobs] = {"median_s": median, "rows_per_s": rows / median,
+                                 "speedup": base / median, "all_s": times[jobs]}
+        print(f"jobs={jobs}: median {median:.3f} s  {rows / median:7.1f} rows/s  "
+              f"x{base / median:.2f} vs jobs={args.jobs[0]}  "
+              f"(min {min(times[jobs]):.3f}, max {max(times[jobs]):.3f})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

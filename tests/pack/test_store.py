@@ -1,0 +1,148 @@
+"""The pack format: writing, lazy loading, validation on load, discovery."""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+
+import pytest
+
+import astra_gym.pack.store as store
+from astra_gym.pack import (
+    GoldCall,
+    Pack,
+    PackFormatError,
+    SubTask,
+    Task,
+    TaskSource,
+    Tool,
+    dump_task_line,
+    installed_packs,
+    write_pack,
+)
+from astra_gym.pack.store import content_hash
+
+TOOL = Tool("lookup", "Look a key up.", {"type": "object", "properties": {"key": {
+    "type": "string"}}, "required": ["key"]}, "def lookup(key):\n    return {'v': key}\n",
+    "lookup")
+
+
+def make_task(task_id: str = "t1", answer: str = "value-1") -> Task:
+    return Task(
+        task_id=task_id, source=TaskSource("src.jsonl", 3, task_id), domain="test",
+        language="en", prompt=({"role": "user", "content": "Find it."},), final_answer=answer,
+        subtasks=(SubTask("1", "Find it?", answer, (), 1, True, "lookup",
+                          GoldCall("lookup", {"key": answer})),
+                  SubTask("2", "Say it.", answer, ("1",), 2, False, None, None)),
+        tools=(TOOL,), scenario_type="Multi-Hop")
+
+
+def write(tmp_path, tasks, name="unit"):
+    return write_pack(tmp_path, name, 1, tasks, validation={"rows": len(tasks),
+                                                            "compiled": len(tasks),
+                                                            "rejected": 0})
+
+
+def test_round_trip_preserves_every_field(tmp_path):
+    tasks = [make_task("t1"), make_task("t2", "value-2")]
+    manifest = write(tmp_path, tasks)
+    assert manifest["task_count"] == 2 and manifest["hop_histogram"] == {"2": 2}
+    pack = Pack(tmp_path)
+    assert pack.task_ids == ("t1", "t2") and len(pack) == 2 and "t2" in pack
+    assert list(pack) == tasks
+    assert pack.task("t1").tool("lookup") == TOOL
+    assert pack.task("t1").tools[0].openai() == {"type": "function", "function": {
+        "name": "lookup", "description": "Look a key up.", "parameters": TOOL.parameters}}
+
+
+def test_lines_are_canonical_with_task_id_first():
+    line = dump_task_line(make_task())
+    assert line.startswith('{"task_id":"t1","distractor_tools":[]')
+    assert json.loads(line) == make_task().to_dict()
+    assert dump_task_line(make_task()) == line
+
+
+def test_listing_a_large_pack_parses_and_compiles_no_task(tmp_path, monkeypatch):
+    tasks = [make_task(f"task-{n:05d}") for n in range(20_000)]
+    write(tmp_path, tasks)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("listing must not build or validate tasks")
+
+    monkeypatch.setattr(Task, "from_dict", classmethod(forbidden))
+    monkeypatch.setattr(store, "validate_task", forbidden)
+    import astra_gym.sandbox.policy as policy
+    monkeypatch.setattr(policy, "compile_tool", forbidden)
+    pack = Pack(tmp_path)
+    assert len(pack.task_ids) == 20_000 and pack.task_ids[-1] == "task-19999"
+
+
+def test_a_task_that_breaks_its_schema_fails_on_load_with_its_id(tmp_path):
+    bad = make_task().to_dict()
+    bad["subtasks"][0]["answer"] = ""
+    payload = ('{"task_id":"t1",' + json.dumps({k: v for k, v in bad.items()
+                                                 if k != "task_id"})[1:] + "\n").encode()
+    write(tmp_path, [make_task()])
+    (tmp_path / "tasks.jsonl").write_bytes(payload)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["content_hash"] = content_hash(payload)
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    pack = Pack(tmp_path)
+    assert pack.task_ids == ("t1",)
+    with pytest.raises(PackFormatError, match=r"task 't1'.*subtasks/0/answer"):
+        pack.task("t1")
+
+
+def test_manifest_problems(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"manifest\.json is missing"):
+        Pack(tmp_path)
+    write(tmp_path, [make_task()])
+    path = tmp_path / "manifest.json"
+    good = json.loads(path.read_text())
+    path.write_text("{oops")
+    with pytest.raises(PackFormatError, match="not valid JSON"):
+        Pack(tmp_path)
+    path.write_text(json.dumps({**good, "format_version": 2}))
+    with pytest.raises(PackFormatError, match=r"format_version 2.*Upgrade astra-gym"):
+        Pack(tmp_path)
+    path.write_text(json.dumps({k: v for k, v in good.items() if k != "content_hash"}))
+    with pytest.raises(PackFormatError, match="'content_hash' is a required property"):
+        Pack(tmp_path)
+
+
+def test_task_count_and_line_format_are_checked(tmp_path):
+    write(tmp_path, [make_task()])
+    path = tmp_path / "manifest.json"
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps({**manifest, "task_count": 5}))
+    with pytest.raises(PackFormatError, match="has 1 tasks but the manifest says 5"):
+        _ = Pack(tmp_path).task_ids
+    payload = b'{"domain":"x","task_id":"t1"}\n'
+    (tmp_path / "tasks.jsonl").write_bytes(payload)
+    path.write_text(json.dumps({**manifest, "content_hash": content_hash(payload)}))
+    with pytest.raises(PackFormatError, match="does not start with"):
+        _ = Pack(tmp_path).task_ids
+
+
+def test_unknown_task_id_names_some_real_ones(tmp_path):
+    write(tmp_path, [make_task("alpha")])
+    with pytest.raises(KeyError, match="ids look like: alpha"):
+        Pack(tmp_path).task("beta")
+
+
+def test_write_pack_rejects_bad_names_and_duplicate_ids(tmp_path):
+    with pytest.raises(ValueError, match="invalid pack name"):
+        write(tmp_path, [make_task()], name="Has Space")
+    with pytest.raises(ValueError, match="duplicate task_id 't1'"):
+        write(tmp_path, [make_task(), make_task()])
+    assert not (tmp_path / "tasks.jsonl").exists()
+
+
+def test_broken_installed_pack_is_skipped_with_a_warning(monkeypatch, tmp_path):
+    good = metadata.EntryPoint("good", "pathlib:Path.cwd", "astra_gym.packs")
+    broken = metadata.EntryPoint("broken", "no_such_module_xyz:pack_path", "astra_gym.packs")
+    monkeypatch.setattr(metadata, "entry_points",
+                        lambda group: [broken, good] if group == "astra_gym.packs" else [])
+    with pytest.warns(RuntimeWarning, match="skipping astra-gym pack entry point 'broken'"):
+        found = installed_packs()
+    assert list(found) == ["good"]

@@ -1,0 +1,73 @@
+"""The answer-matching rule shared by the compiler and the rewards."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from astra_gym.answers import contains_answer, find_answer, normalize_text
+
+FOUND = [
+    ('{"total": "1,234.50 USD"}', "1234.5 usd"),
+    ('{"total": 1234.5}', "1,234.50"),
+    ("price 3.0 today", "3"),
+    ("Reservation ID: RES987654", "reservation id: res987654"),
+    ("Ｆｕｌｌ-width １２３４", "full-width 1234"),
+    ("STRASSE", "straße"),
+    ("a  b\n\t c", "a b c"),
+    ('{"ok": "yes"}', "Yes"),
+    ('{"city": "北京"}', "北京"),
+    ("2026-01-15", "2026-01-15"),
+    ("value: -12.50", "-12.5"),
+    ("72.5°F", "72.50°F"),
+]
+NOT_FOUND = [
+    ('{"count": 123}', "12"),
+    ('{"count": 123}', "23"),
+    ("13.55", "3.5"),
+    ("3.55", "3.5"),
+    ("yesterday", "yes"),
+    ("north", "no"),
+    ("北京市", "北京"),
+    ("anything", ""),
+    ("anything", "   "),
+]
+
+
+@pytest.mark.parametrize("text, answer", FOUND)
+def test_found(text, answer):
+    assert contains_answer(text, answer)
+
+
+@pytest.mark.parametrize("text, answer", NOT_FOUND)
+def test_not_found(text, answer):
+    assert not contains_answer(text, answer)
+
+
+def test_long_answers_need_no_token_boundary():
+    # Four characters and more: ASTRA's substring semantics (ids inside words).
+    assert contains_answer("ticketRES9876", "res9876")
+
+
+def test_a_later_occurrence_can_satisfy_the_boundary():
+    assert contains_answer("123 and 12", "12")
+
+
+def test_find_answer_takes_pre_normalised_text():
+    text = normalize_text('{"total": "1,234.50 USD"}')
+    assert find_answer(text, "1234.5 USD") and not find_answer(text, "1234")
+
+
+texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
+
+
+@given(texts)
+def test_normalisation_is_idempotent(text):
+    once = normalize_text(text)
+    assert normalize_text(once) == once
+
+
+@given(st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=20))
+def test_an_answer_is_found_standing_on_its_own(answer):
+    assert contains_answer(f'{{"result": "{answer}"}}', answer)
