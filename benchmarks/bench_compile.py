@@ -5,9 +5,11 @@ fresh directory with ``compile_files`` (reading, static checks, sandbox
 compile, process-isolated replay of every gold call, writing the pack), so
 the figure includes pool and sandbox-worker start-up, as a user's run does.
 Rounds alternate between job counts so machine noise hits both alike.
+``--copies K`` compiles K copies of the source (uuids suffixed), to show how
+the pool's start-up cost amortises on larger inputs.
 
 Usage:
-    python benchmarks/bench_compile.py [--rounds 5] [--jobs 1 2] [--json OUT]
+    python benchmarks/bench_compile.py [--rounds 5] [--jobs 1 2] [--copies 1] [--json OUT]
 """
 
 from __future__ import annotations
@@ -30,16 +32,32 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "generated_envs" / "demo" / "source"
 
 
+def copies(inputs: list[Path], count: int, out: Path) -> Path:
+    """Write ``count`` copies of every row, each with a distinct uuid."""
+    lines = []
+    for copy in range(count):
+        for path in inputs:
+            for line in path.read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                row["uuid"] = f"{row['uuid']}-copy{copy}"
+                lines.append(json.dumps(row, ensure_ascii=False))
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args()
     inputs = sorted(SOURCE.glob("*.jsonl"))
     times: dict[int, list[float]] = {jobs: [] for jobs in args.jobs}
     rows = calls = 0
     with tempfile.TemporaryDirectory() as tmp:
+        if args.copies > 1:
+            inputs = [copies(inputs, args.copies, Path(tmp) / "copies.jsonl")]
         for round_ in range(args.rounds):
             for jobs in args.jobs:
                 start = time.perf_counter()
