@@ -1,0 +1,116 @@
+"""Text helpers shared by the tool-call parsers: reasoning blocks, code fences, limits.
+
+Everything here scans the text with ``str.find`` (no backtracking regular
+expressions), so it stays linear on hostile input.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["MAX_CALL_CHARS", "RAW_CHARS", "clip", "single_fence", "strip_reasoning"]
+
+MAX_CALL_CHARS = 100_000
+"""The longest call text (JSON or Python) the parsers will decode."""
+
+RAW_CHARS = 200
+"""The longest ``raw`` excerpt a parsed call keeps for error messages."""
+
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+FENCE = "```"
+_LANG = re.compile(r"[\w.+-]{1,40}")
+
+
+def strip_reasoning(text: str) -> str:
+    """Remove reasoning (``<think>…</think>``) from an assistant turn.
+
+    Every ``<think>…</think>`` block is dropped (there may be several, over
+    many lines). A ``</think>`` left without its opening tag (chat templates
+    such as Qwen's put ``<think>`` in the prompt) drops everything up to the
+    last such ``</think>``; an ``<think>`` never closed drops everything after it.
+
+    Args:
+        text: The assistant's raw text.
+
+    Returns:
+        The visible text, stripped of surrounding whitespace.
+
+    Example:
+        >>> strip_reasoning("<think>Paris?\\nYes.</think>\\n\\nParis")
+        'Paris'
+        >>> strip_reasoning("the user wants a city</think>Paris")
+        'Paris'
+        >>> strip_reasoning("Paris <think>or maybe")
+        'Paris'
+    """
+    pieces = []
+    pos = 0
+    while True:
+        start = text.find(THINK_OPEN, pos)
+        if start < 0:
+            break
+        end = text.find(THINK_CLOSE, start + len(THINK_OPEN))
+        if end < 0:
+            break
+        pieces.append(text[pos:start])
+        pos = end + len(THINK_CLOSE)
+    pieces.append(text[pos:])
+    rest = "".join(pieces)
+    close = rest.rfind(THINK_CLOSE)
+    if close >= 0:
+        rest = rest[close + len(THINK_CLOSE):]
+    opening = rest.find(THINK_OPEN)
+    if opening >= 0:
+        rest = rest[:opening]
+    return rest.strip()
+
+
+def single_fence(text: str) -> tuple[str, str] | None:
+    """Split a text that is exactly one fenced code block.
+
+    Args:
+        text: The text; surrounding whitespace is ignored.
+
+    Returns:
+        ``(language, body)`` with the language lower-cased (``""`` when the
+        fence names none), or ``None`` when the text is not one fenced block
+        (prose around it, or several blocks).
+
+    Example:
+        >>> single_fence('```json\\n{"a": 1}\\n```')
+        ('json', '{"a": 1}\\n')
+        >>> single_fence('Here:\\n```\\nf()\\n```') is None
+        True
+    """
+    stripped = text.strip()
+    if len(stripped) < 2 * len(FENCE) or not (stripped.startswith(FENCE)
+                                              and stripped.endswith(FENCE)):
+        return None
+    inner = stripped[len(FENCE):-len(FENCE)]
+    if FENCE in inner:
+        return None
+    first, newline, body = inner.partition("\n")
+    language = first.strip()
+    if not newline or (language and not _LANG.fullmatch(language)):
+        return "", inner
+    return language.lower(), body
+
+
+def clip(text: str, limit: int = RAW_CHARS) -> str:
+    """Shorten ``text`` to at most ``limit`` characters, marking a cut with ``...``.
+
+    Args:
+        text: Any text.
+        limit: The longest result.
+
+    Returns:
+        The text, or its start followed by ``...``.
+
+    Example:
+        >>> clip("abcdef", 5)
+        'ab...'
+    """
+    if len(text) <= limit:
+        return text
+    return text[:max(limit - 3, 0)] + "..."
