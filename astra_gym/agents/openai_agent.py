@@ -1,0 +1,405 @@
+"""An agent backed by any OpenAI-compatible chat completions endpoint.
+
+Works with the OpenAI API and with local servers that speak its protocol
+(vLLM, SGLang, llama.cpp, Ollama, ...). The ``openai`` package is an optional
+dependency (``pip install "astra-gym[openai]"``), imported only when an
+:class:`OpenAIAgent` is built.
+
+Two modes:
+
+* ``"native"``: the env's OpenAI tool list (``info["tools"]``) goes to the API
+  as ``tools``, and the agent answers with the assistant message dict,
+  ``tool_calls`` included.
+* ``"text"``: no ``tools`` parameter; the env's system prompt already tells
+  the model how to write calls as text, and the agent answers with the text.
+  The env's ``role: "tool"`` results are sent as one user message of
+  ``<tool_response>`` blocks (the Hermes convention), since the API accepts
+  tool messages only after an assistant message with ``tool_calls``.
+
+Example (not run as a doctest; it needs a server)::
+
+    agent = OpenAIAgent("Qwen/Qwen3-8B", base_url="http://localhost:8000/v1")
+    observation, info = env.reset(seed=0)
+    agent.reset(observation, info)
+    while True:
+        observation, reward, terminated, truncated, info = env.step(
+            agent.act(observation, info))
+        if terminated or truncated:
+            break
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .base import Action, Message
+
+__all__ = ["AgentError", "OpenAIAgent", "text_mode_messages", "to_api_message"]
+
+_MODES = ("native", "text")
+_INSTALL_HINT = 'OpenAIAgent needs the openai package: pip install "astra-gym[openai]"'
+
+#: The keys the chat completions API accepts, per message role; others are dropped.
+_API_KEYS: dict[str, frozenset[str]] = {
+    "system": frozenset({"role", "content", "name"}),
+    "developer": frozenset({"role", "content", "name"}),
+    "user": frozenset({"role", "content", "name"}),
+    "assistant": frozenset({"role", "content", "name", "tool_calls", "refusal", "audio",
+                            "function_call"}),
+    "tool": frozenset({"role", "content", "tool_call_id"}),
+    "function": frozenset({"role", "content", "name"}),
+}
+
+
+class AgentError(RuntimeError):
+    """The model endpoint failed, or gave an answer that cannot be used.
+
+    Raised instead of ever returning an empty answer on failure.
+
+    Attributes:
+        endpoint: The base URL the agent talks to.
+        model: The model name requested.
+        status_code: The HTTP status, when the server answered with an error.
+    """
+
+    def __init__(self, message: str, *, endpoint: str | None = None, model: str | None = None,
+                 status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.model = model
+        self.status_code = status_code
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    """Read ``key`` from an SDK model or from a plain dict."""
+    if isinstance(obj, Mapping):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+def _arguments_json(arguments: Any) -> str:
+    """Tool-call arguments as the JSON string the API expects."""
+    if isinstance(arguments, str):
+        return arguments
+    return json.dumps({} if arguments is None else arguments)
+
+
+def _api_tool_call(call: Any) -> dict[str, Any]:
+    """One history tool call in API form (``id``, ``type``, ``function``)."""
+    function = _get(call, "function") or {}
+    return {"id": str(_get(call, "id")), "type": "function",
+            "function": {"name": _get(function, "name"),
+                         "arguments": _arguments_json(_get(function, "arguments"))}}
+
+
+def to_api_message(message: Mapping[str, Any]) -> Message:
+    """A copy of ``message`` that the chat completions API accepts.
+
+    Keys the API does not know for the role are dropped (tool messages keep
+    ``tool_call_id``), tool-call arguments become JSON strings, non-string tool
+    results become JSON, and an assistant message with neither text nor tool
+    calls gets ``""`` as content.
+
+    Args:
+        message: An OpenAI-format chat message, possibly with extra keys.
+
+    Returns:
+        A new dict.
+
+    Raises:
+        ValueError: The message has no ``role``, or a tool message has no
+            ``tool_call_id``.
+    """
+    role = message.get("role")
+    if not isinstance(role, str):
+        raise ValueError(f"chat message without a role: {message!r}")
+    allowed = _API_KEYS.get(role)
+    out: Message = {k: copy.deepcopy(v) for k, v in message.items()
+                    if allowed is None or k in allowed}
+    if role == "tool":
+        if not out.get("tool_call_id"):
+            raise ValueError(f"tool message without tool_call_id: {message!r}")
+        content = out.get("content")
+        if content is None:
+            out["content"] = ""
+        elif not isinstance(content, str | list):
+            out["content"] = json.dumps(content)
+    elif role == "assistant":
+        calls = out.pop("tool_calls", None)
+        if calls:
+            out["tool_calls"] = [_api_tool_call(call) for call in calls]
+        elif out.get("content") is None:
+            out["content"] = ""
+        for key in ("refusal", "audio", "function_call"):
+            if out.get(key) is None:
+                out.pop(key, None)
+    return out
+
+
+def text_mode_messages(messages: list[Message]) -> list[Message]:
+    """``messages`` in API form, each run of tool results merged into one user message.
+
+    For text mode, where the assistant turns carry no ``tool_calls`` for tool
+    messages to answer. Each result becomes a ``<tool_response>`` block.
+
+    Args:
+        messages: OpenAI-format chat messages.
+
+    Returns:
+        New message dicts.
+    """
+    out: list[Message] = []
+    pending: list[str] = []
+    for message in messages:
+        api = to_api_message(message)
+        if api["role"] == "tool":
+            content = api["content"]
+            if not isinstance(content, str):
+                content = json.dumps(content)
+            pending.append(f"<tool_response>\n{content}\n</tool_response>")
+            continue
+        if pending:
+            out.append({"role": "user", "content": "\n".join(pending)})
+            pending = []
+        out.append(api)
+    if pending:
+        out.append({"role": "user", "content": "\n".join(pending)})
+    return out
+
+
+class OpenAIAgent:
+    """Plays an astra env with a model behind an OpenAI-compatible endpoint.
+
+    Implements the :class:`~astra_gym.agents.base.Agent` protocol. It keeps the
+    whole conversation and sends it on every turn.
+
+    Args:
+        model: The model name the endpoint serves.
+        base_url: The API base URL, e.g. ``http://localhost:8000/v1``.
+            Defaults to ``OPENAI_BASE_URL``, else the OpenAI API.
+        api_key: Defaults to ``OPENAI_API_KEY``; when that is unset too and a
+            base URL is given, ``"EMPTY"`` (local servers ignore it).
+        mode: ``"native"`` (send the env's tools, answer with the assistant
+            message dict) or ``"text"`` (no tools, answer with the text).
+        temperature: Sampling temperature; ``None`` leaves it to the server.
+        max_tokens: The completion length cap, sent as ``max_tokens`` (the
+            widely supported name; pass ``extra_body={"max_completion_tokens":
+            n}`` for models that want the newer one).
+        timeout: Seconds per request.
+        max_retries: SDK retries on connection errors, 408/409/429 and 5xx.
+        seed: Sent as ``seed`` when given.
+        extra_body: Extra JSON fields for every request (server-specific
+            options such as ``{"top_k": 20}``).
+        client: A ready client with ``chat.completions.create`` (e.g. an
+            ``openai.OpenAI``); when given, ``base_url``, ``api_key``,
+            ``timeout`` and ``max_retries`` are not used, and the openai
+            package is not imported.
+
+    Attributes:
+        messages: The conversation so far, in API form.
+        tools: The tools sent in native mode (``None`` in text mode or when
+            the env gives none).
+        usage: Token totals over the agent's life, as the server reports them:
+            ``prompt_tokens``, ``completion_tokens``, ``total_tokens``, and
+            ``requests`` (successful calls).
+        last_response: The last raw response object.
+
+    Raises:
+        ImportError: The openai package is not installed (the message says how
+            to install it).
+        ValueError: ``mode`` is not ``"native"`` or ``"text"``.
+        AgentError: No API key could be found for the OpenAI API.
+    """
+
+    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
+                 mode: str = "native", temperature: float | None = 0.0,
+                 max_tokens: int | None = None, timeout: float = 60.0, max_retries: int = 2,
+                 seed: int | None = None, extra_body: dict[str, Any] | None = None,
+                 client: Any = None) -> None:
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of {_MODES}, not {mode!r}")
+        self.model = model
+        self.mode = mode
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.seed = seed
+        self.extra_body = dict(extra_body) if extra_body else None
+        self.messages: list[Message] = []
+        self.tools: list[dict[str, Any]] | None = None
+        self.usage: dict[str, int] = {"prompt_tokens": 0, "completion_tokens": 0,
+                                      "total_tokens": 0, "requests": 0}
+        self.last_response: Any = None
+        self._first_turn = False
+        self._started = False
+
+        if client is not None:
+            self.client = client
+            endpoint = _get(client, "base_url") or base_url or "<custom client>"
+            self.endpoint = str(endpoint).rstrip("/")
+            return
+        try:
+            import openai
+        except ImportError as exc:
+            raise ImportError(_INSTALL_HINT) from exc
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        if api_key is None:
+            if base_url is None:
+                raise AgentError(
+                    "OpenAIAgent: no API key; pass api_key=, set OPENAI_API_KEY, or give "
+                    "base_url= for a local server", endpoint="https://api.openai.com/v1",
+                    model=model)
+            api_key = "EMPTY"
+        self.client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout,
+                                    max_retries=max_retries)
+        self.endpoint = str(self.client.base_url).rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"OpenAIAgent({self.model!r}, endpoint={self.endpoint!r}, mode={self.mode!r})"
+
+    # -- Agent protocol -------------------------------------------------------
+
+    def reset(self, observation: list[Message], info: dict[str, Any]) -> None:
+        """Start an episode: keep a copy of the messages and the env's tools.
+
+        Args:
+            observation: The messages ``env.reset()`` returned (system + user).
+            info: The reset info; ``info["tools"]`` is the OpenAI tool list.
+
+        Raises:
+            ValueError: A message is not a valid chat message.
+        """
+        self.messages = self._api_messages(observation)
+        tools = info.get("tools") if self.mode == "native" else None
+        self.tools = copy.deepcopy(list(tools)) if tools else None
+        self._first_turn = True
+        self._started = True
+
+    def act(self, observation: list[Message], info: dict[str, Any]) -> Action:
+        """Send the conversation to the model and return its turn.
+
+        Args:
+            observation: ``reset``'s messages on the first turn (already stored,
+                so not added again), then each step's new tool messages (in
+                text mode sent as a user message, see :func:`text_mode_messages`).
+            info: The matching info dict (unused after ``reset``).
+
+        Returns:
+            In native mode the assistant message dict (``role``, ``content`` and,
+            when the model called tools, ``tool_calls`` with JSON-string
+            arguments); in text mode the assistant text.
+
+        Raises:
+            AgentError: The request failed (connection, timeout, HTTP error
+                after retries) or the response is unusable.
+        """
+        if not self._started:
+            self.reset(observation, info)
+        history = list(self.messages)
+        if not self._first_turn:
+            history.extend(self._api_messages(observation))
+        message = self._complete(history)
+        # Committed only on success, so a failed turn can be retried as is.
+        self.messages = [*history, copy.deepcopy(message)]
+        self._first_turn = False
+        if self.mode == "text":
+            return message.get("content") or ""
+        return message
+
+    # -- internals -------------------------------------------------------------
+
+    def _api_messages(self, messages: list[Message]) -> list[Message]:
+        if self.mode == "text":
+            return text_mode_messages(messages)
+        return [to_api_message(m) for m in messages]
+
+    def _error(self, what: str, status_code: int | None = None) -> AgentError:
+        return AgentError(f"model {self.model!r} at {self.endpoint}: {what}",
+                          endpoint=self.endpoint, model=self.model, status_code=status_code)
+
+    def _request(self, messages: list[Message]) -> dict[str, Any]:
+        request: dict[str, Any] = {"model": self.model, "messages": messages}
+        if self.tools:
+            request["tools"] = self.tools
+        if self.temperature is not None:
+            request["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            request["max_tokens"] = self.max_tokens
+        if self.seed is not None:
+            request["seed"] = self.seed
+        if self.extra_body:
+            request["extra_body"] = self.extra_body
+        return request
+
+    def _complete(self, messages: list[Message]) -> Message:
+        """One chat completion of ``messages``; the assistant message in API form."""
+        try:
+            response = self.client.chat.completions.create(**self._request(messages))
+        except Exception as exc:
+            raise self._describe(exc) from exc
+        self.last_response = response
+        message = self._parse(response, len(messages))
+        self._count(_get(response, "usage"))
+        return message
+
+    def _describe(self, exc: Exception) -> AgentError:
+        """An AgentError saying what went wrong in a request."""
+        status = getattr(exc, "status_code", None)
+        kind = type(exc).__name__
+        if isinstance(status, int):
+            return self._error(f"HTTP {status} ({kind}): {exc}", status)
+        if isinstance(exc, ValueError):  # json.JSONDecodeError: the body was not JSON
+            return self._error(f"unparsable response ({kind}: {exc})")
+        return self._error(f"request failed ({kind}: {exc})")
+
+    def _parse(self, response: Any, turn: int) -> Message:
+        """Check the response and turn its first choice into an assistant message."""
+        if isinstance(response, str | bytes) or response is None:
+            raise self._unusable(response, "the body is not a chat completion")
+        choices = _get(response, "choices")
+        if not isinstance(choices, list) or not choices:
+            raise self._unusable(response, "no choices")
+        raw = _get(choices[0], "message")
+        if raw is None or isinstance(raw, str):
+            raise self._unusable(response, "the first choice has no message")
+        content = _get(raw, "content")
+        if content is not None and not isinstance(content, str):
+            raise self._unusable(response, "the message content is not text")
+        message: Message = {"role": "assistant", "content": content}
+        calls = _get(raw, "tool_calls") or []
+        if self.mode == "native" and calls:
+            message["tool_calls"] = [self._tool_call(call, turn, i)
+                                     for i, call in enumerate(calls)]
+        elif content is None:
+            message["content"] = ""
+        return message
+
+    def _tool_call(self, call: Any, turn: int, index: int) -> dict[str, Any]:
+        function = _get(call, "function")
+        name = _get(function, "name") if function is not None else None
+        if not isinstance(name, str) or not name:
+            kind = _get(call, "type")
+            raise self._error(f"unusable tool call #{index} (type {kind!r}, no function name)")
+        call_id = _get(call, "id") or f"call_{turn}_{index}"
+        return {"id": str(call_id), "type": "function",
+                "function": {"name": name,
+                             "arguments": _arguments_json(_get(function, "arguments"))}}
+
+    def _unusable(self, response: Any, why: str) -> AgentError:
+        text = repr(response)
+        if len(text) > 200:
+            text = text[:200] + "..."
+        return self._error(f"unparsable response: {why}: {text}")
+
+    def _count(self, usage: Any) -> None:
+        self.usage["requests"] += 1
+        if usage is None:
+            return
+        for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
+            value = _get(usage, key)
+            if isinstance(value, int):
+                self.usage[key] += value
