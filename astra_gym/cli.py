@@ -6,6 +6,7 @@ Subcommands:
                    the demo env lands).
     sandbox run    Call one function of a tool file in the sandbox.
     compile        Compile ASTRA rows (step 4, step 5 or RL) into an env pack.
+    run            Run an agent (oracle, random, openai) over an astra env.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .sandbox import Limits, Sandbox
@@ -123,6 +125,73 @@ def _compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _make_agent(name: str, args: argparse.Namespace, env: Any) -> Any:
+    from .agents.oracle import OracleAgent
+    from .agents.random_agent import RandomAgent
+
+    if name == "oracle":
+        return OracleAgent(env.unwrapped.pack)
+    if name == "random":
+        return RandomAgent(seed=args.seed)
+    from .agents.openai_agent import OpenAIAgent
+
+    if not args.model:
+        raise ValueError("--agent openai needs --model (and usually --base-url)")
+    return OpenAIAgent(args.model, base_url=args.base_url, api_key=args.api_key,
+                       mode=args.mode, temperature=args.temperature)
+
+
+def _run_agent(name: str, env_id: str, args: argparse.Namespace) -> dict[str, Any]:
+    import gymnasium as gym
+
+    from .progress import Progress
+    from .runner import run_episodes, summarize
+
+    episodes: int | str = args.episodes if args.episodes == "all" else int(args.episodes)
+    env = gym.make(env_id, reward=args.reward, max_turns=args.max_turns,
+                   tools_in_prompt=name == "openai" and args.mode == "text")
+    try:
+        agent = _make_agent(name, args, env)
+        total = len(env.unwrapped.task_ids) if episodes == "all" else int(episodes)
+        with Progress(total, f"{name} on {env_id}", enabled=False if args.json else None) as bar:
+            def on_episode(result: Any) -> None:
+                bar.update()
+                if args.json:
+                    print(json.dumps({"agent": name, "task_id": result.task_id,
+                                      "reward": result.reward, "success": result.success,
+                                      "turns": result.turns, **result.components},
+                                     ensure_ascii=False), flush=True)
+
+            results = run_episodes(env, agent, episodes, seed=args.seed, on_episode=on_episode)
+    finally:
+        env.close()
+    return summarize(results)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import gymnasium as gym
+
+    from .registration import register_pack
+    from .runner import format_summary
+
+    if (args.env_id is None) == (args.pack is None):
+        print("astra-gym run: error: give an ENV_ID or --pack DIR (not both)", file=sys.stderr)
+        return 2
+    summaries = {}
+    try:
+        env_id = args.env_id or register_pack(args.pack)
+        for name in args.agent:
+            summaries[name] = _run_agent(name, env_id, args)
+    except (gym.error.Error, ValueError, FileNotFoundError, KeyError, ImportError) as exc:
+        print(f"astra-gym run: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        for name, summary in summaries.items():
+            print(json.dumps({"summary": True, "agent": name, "env_id": env_id, **summary}))
+    print(format_summary(summaries), file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="astra-gym", description="Gymnasium environments for tool-using LLM agents.")
@@ -165,6 +234,30 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("--description", default=None, help="one-line pack description")
     compile_.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     compile_.set_defaults(handler=_compile)
+
+    run_ = commands.add_parser(
+        "run", help="run an agent over an astra env",
+        description="Play episodes of an agent in an astra env and print the mean reward, "
+                    "success rate, calls and turns. --json prints one JSON line per episode "
+                    "and a summary line.")
+    run_.add_argument("env_id", nargs="?", help="env id, e.g. astra/demo-v0")
+    run_.add_argument("--pack", help="a pack directory instead of an env id")
+    run_.add_argument("--agent", choices=["oracle", "random", "openai"], nargs="+",
+                      default=["oracle"], help="one or more agents (a table row each)")
+    run_.add_argument("--episodes", default="all", help="a number, or 'all' (every task once)")
+    run_.add_argument("--seed", type=int, default=0)
+    run_.add_argument("--reward", default="f1", help="reward mode (default f1)")
+    run_.add_argument("--max-turns", type=int, default=32)
+    run_.add_argument("--json", action="store_true", help="JSON lines on stdout")
+    openai_options = run_.add_argument_group("openai agent")
+    openai_options.add_argument("--model", help="model name")
+    openai_options.add_argument("--base-url", help="OpenAI-compatible endpoint (or "
+                                                   "OPENAI_BASE_URL)")
+    openai_options.add_argument("--api-key", help="API key (default: OPENAI_API_KEY)")
+    openai_options.add_argument("--mode", choices=["native", "text"], default="native",
+                                help="native tool calls, or tool calls written as text")
+    openai_options.add_argument("--temperature", type=float, default=0.0)
+    run_.set_defaults(handler=_run)
     return parser
 
 

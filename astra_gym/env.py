@@ -1,0 +1,390 @@
+"""The Gymnasium env: one pack, one task per episode, tool calls run in the sandbox.
+
+``gym.make("astra/<pack>-v<N>")`` builds an :class:`AstraEnv`. Each
+``reset`` draws a task with ``self.np_random`` (or takes
+``options={"task_id": ...}``) and opens a sandbox session seeded from the
+episode; each ``step`` takes the assistant's turn, runs every tool call it
+contains and answers each with a ``role: "tool"`` message. A turn without a
+tool call is the final answer. Rewards are rule-verified
+(:mod:`astra_gym.rewards`); nothing here calls an LLM.
+
+Example:
+    >>> import gymnasium as gym
+    >>> import astra_gym
+    >>> env = gym.make("astra/demo-v0")
+    >>> messages, info = env.reset(seed=0)
+    >>> [m["role"] for m in messages], len(info["tools"]) > 0
+    (['system', 'user'], True)
+    >>> obs, reward, terminated, truncated, info = env.step("I don't know.")
+    >>> terminated, reward, info["success"]
+    (True, 0.0, False)
+    >>> env.close()
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+
+from .answers import contains_answer
+from .argcheck import ArgumentValidator
+from .pack import Pack, Task, Tool
+from .parsers import ACTION_FORMATS, ParsedCall, parse_action
+from .rewards import REWARD_MODES, RewardComponents, components, solved_by_result, step_reward
+from .sandbox import Limits, Sandbox, SandboxSession
+from .spaces import AssistantTurnSpace, MessagesSpace
+from .toolspec import read_signature
+
+__all__ = ["DEFAULT_MAX_TURNS", "DEFAULT_SYSTEM_PROMPT", "AstraEnv", "open_pack"]
+
+#: ASTRA's turn limit (paper §3.2.2).
+DEFAULT_MAX_TURNS = 32
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant. Answer the user's question by calling the tools you are "
+    "given; tool results come back in the next message.\n"
+    "To call a tool, write <tool_call>{\"name\": \"<tool name>\", \"arguments\": {<JSON "
+    "arguments>}}</tool_call>. You may make several calls in one turn.\n"
+    "When you know the answer, reply with the answer and no tool call."
+)
+
+
+@lru_cache(maxsize=64)
+def _cached_pack(path: str) -> Pack:
+    return Pack(path)
+
+
+def open_pack(pack: str | os.PathLike[str] | Pack) -> Pack:
+    """A :class:`Pack` for a path (shared by every env of the process) or the pack itself."""
+    if isinstance(pack, Pack):
+        return pack
+    return _cached_pack(str(Path(pack).resolve()))
+
+
+@dataclass(frozen=True)
+class _ToolRuntime:
+    tool: Tool
+    validator: ArgumentValidator
+    positional: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _TaskRuntime:
+    """What an episode of one task needs, built once per task and reused."""
+
+    task: Task
+    tools: dict[str, _ToolRuntime]
+    openai_tools: list[dict[str, Any]]
+    n: int
+
+    @classmethod
+    def build(cls, task: Task) -> _TaskRuntime:
+        tools = {}
+        for tool in task.all_tools:
+            signature = read_signature(tool.source, tool.function)
+            positional = signature.positional_names if signature is not None else ()
+            tools[tool.name] = _ToolRuntime(tool, ArgumentValidator(tool.parameters), positional)
+        return cls(task, tools, [tool.openai() for tool in task.all_tools],
+                   sum(sub.needs_tool for sub in task.subtasks))
+
+
+def _sandbox_from_options(options: Any) -> Sandbox:
+    if isinstance(options, Sandbox):
+        return options
+    options = dict(options or {})
+    isolation = options.pop("isolation", "inprocess")
+    limit_names = {field.name for field in fields(Limits)}
+    unknown = sorted(set(options) - limit_names)
+    if unknown:
+        raise ValueError(f"unknown sandbox option(s) {', '.join(unknown)}; use 'isolation' or "
+                         f"Limits fields: {', '.join(sorted(limit_names))}")
+    return Sandbox(isolation=isolation, limits=Limits(**options))
+
+
+class AstraEnv(gym.Env[list, Any]):
+    """A tool-use episode per task of an env pack.
+
+    Observations are lists of OpenAI chat messages: ``reset`` returns the
+    system and user messages, ``step`` the new ``role: "tool"`` messages. The
+    full transcript (assistant turns included) is in :attr:`messages`.
+
+    Args:
+        pack: A pack directory or an open :class:`~astra_gym.pack.Pack`.
+        task_ids: Restrict the tasks ``reset`` draws from.
+        reward: One of :data:`~astra_gym.rewards.REWARD_MODES` (default ``f1``: dense).
+        max_turns: Steps before the episode is truncated (default 32, as in ASTRA).
+        action_format: How text actions are parsed: ``auto`` (default),
+            ``openai`` (message dicts only), ``hermes``, ``json`` or ``python``.
+        system_prompt: The system message (default: :data:`DEFAULT_SYSTEM_PROMPT`).
+        tools_in_prompt: Append the tool list (JSON) to the system prompt, for
+            agents that are not given ``info["tools"]`` natively.
+        sandbox: Sandbox options: ``{"isolation": "inprocess"|"process", <Limits
+            field>: value, ...}``, or a :class:`~astra_gym.sandbox.Sandbox`.
+        render_mode: ``None`` or ``"ansi"`` (``render()`` returns the transcript).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
+
+    def __init__(self, pack: str | os.PathLike[str] | Pack, *,
+                 task_ids: list[str] | tuple[str, ...] | None = None, reward: str = "f1",
+                 max_turns: int = DEFAULT_MAX_TURNS, action_format: str = "auto",
+                 system_prompt: str | None = None, tools_in_prompt: bool = False,
+                 sandbox: dict[str, Any] | Sandbox | None = None,
+                 render_mode: str | None = None) -> None:
+        if reward not in REWARD_MODES:
+            raise ValueError(f"unknown reward mode {reward!r}; choose one of "
+                             f"{', '.join(REWARD_MODES)}")
+        if action_format not in ACTION_FORMATS:
+            raise ValueError(f"unknown action_format {action_format!r}; choose one of "
+                             f"{', '.join(ACTION_FORMATS)}")
+        if not isinstance(max_turns, int) or max_turns < 1:
+            raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"unknown render_mode {render_mode!r}; use None or 'ansi'")
+        self.pack = open_pack(pack)
+        all_ids = self.pack.task_ids
+        if task_ids is None:
+            self.task_ids: tuple[str, ...] = all_ids
+        else:
+            missing = [task_id for task_id in task_ids if task_id not in self.pack]
+            if missing:
+                raise KeyError(f"pack {self.pack.name!r} has no task(s) {missing[:5]}")
+            if not task_ids:
+                raise ValueError("task_ids is empty: give at least one task id, or None for all")
+            self.task_ids = tuple(task_ids)
+        if not self.task_ids:
+            raise ValueError(f"pack {self.pack.name!r} has no tasks")
+        self.reward_mode = reward
+        self.max_turns = max_turns
+        self.action_format = action_format
+        self.system_prompt = DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt
+        self.tools_in_prompt = tools_in_prompt
+        self.render_mode = render_mode
+        self.observation_space = MessagesSpace()
+        self.action_space = AssistantTurnSpace()
+        self._sandbox = _sandbox_from_options(sandbox)
+        self._runtimes: dict[str, _TaskRuntime] = {}
+        self._runtime: _TaskRuntime | None = None
+        self._session: SandboxSession | None = None
+        self._components: RewardComponents | None = None
+        self._turn = 0
+        self._done = False
+        #: The whole conversation of the current episode, assistant turns included.
+        self.messages: list[dict[str, Any]] = []
+
+    # -- episode -------------------------------------------------------------------
+    @property
+    def task(self) -> Task | None:
+        """The current episode's task (None before the first reset)."""
+        return None if self._runtime is None else self._runtime.task
+
+    def _task_runtime(self, task_id: str) -> _TaskRuntime:
+        runtime = self._runtimes.get(task_id)
+        if runtime is None:
+            runtime = _TaskRuntime.build(self.pack.task(task_id))
+            self._runtimes[task_id] = runtime
+        return runtime
+
+    def _system_message(self, runtime: _TaskRuntime) -> str:
+        if not self.tools_in_prompt:
+            return self.system_prompt
+        tools = json.dumps(runtime.openai_tools, ensure_ascii=False)
+        return f"{self.system_prompt}\n\nAvailable tools (OpenAI format):\n{tools}"
+
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[list, dict[str, Any]]:
+        """Start an episode.
+
+        Args:
+            seed: Seeds ``np_random`` (task draw and sandbox seed).
+            options: ``{"task_id": ...}`` picks the task instead of drawing one.
+
+        Returns:
+            The system and user messages, and ``info`` with ``task_id``,
+            ``tools`` (OpenAI format), ``pack``, ``domain`` and ``language``.
+        """
+        super().reset(seed=seed)
+        task_id = (options or {}).get("task_id")
+        if task_id is None:
+            task_id = self.task_ids[int(self.np_random.integers(len(self.task_ids)))]
+        elif task_id not in self.pack:
+            raise KeyError(f"pack {self.pack.name!r} has no task {task_id!r}")
+        episode_seed = int(self.np_random.integers(0, 2**31 - 1))
+        runtime = self._task_runtime(task_id)
+        if self._session is not None:
+            self._session.close()
+        self._session = self._sandbox.session(seed=episode_seed)
+        self._runtime = runtime
+        self._components = components(runtime.n, (), 0, 0)
+        self._turn = 0
+        self._done = False
+        first = [{"role": "system", "content": self._system_message(runtime)},
+                 *({"role": m["role"], "content": m["content"]} for m in runtime.task.prompt)]
+        self.messages = [dict(message) for message in first]
+        task = runtime.task
+        info = {"task_id": task.task_id, "tools": copy.deepcopy(runtime.openai_tools),
+                "pack": self.pack.name, "domain": task.domain, "language": task.language,
+                "episode_seed": episode_seed}
+        return first, info
+
+    def _run_call(self, call: ParsedCall, solved: list[str]) -> tuple[str, dict[str, Any]]:
+        """Run one call; returns the tool message content and the call's record."""
+        runtime = self._runtime
+        assert runtime is not None and self._session is not None
+        record: dict[str, Any] = {"name": call.name, "ok": False, "error_kind": None,
+                                  "solved": []}
+        if call.error is not None:
+            record["error_kind"] = "parse_error"
+            return f"Error: could not parse the tool call: {call.error}", record
+        tool = runtime.tools.get(call.name or "")
+        if tool is None:
+            record["error_kind"] = "unknown_tool"
+            names = ", ".join(sorted(runtime.tools))
+            return f"Error: unknown tool {call.name!r}. Available tools: {names}", record
+        arguments = call.arguments
+        if call.args:
+            if len(call.args) > len(tool.positional):
+                record["error_kind"] = "invalid_arguments"
+                return (f"Error: {call.name}() takes at most {len(tool.positional)} positional "
+                        "arguments; pass arguments by name"), record
+            overlap = set(tool.positional[:len(call.args)]) & set(arguments)
+            if overlap:
+                record["error_kind"] = "invalid_arguments"
+                return (f"Error: {call.name}() got {sorted(overlap)[0]!r} both by position and "
+                        "by name"), record
+            arguments = {**dict(zip(tool.positional, call.args, strict=False)), **arguments}
+        if not tool.validator.is_valid(arguments):
+            record["error_kind"] = "invalid_arguments"
+            return (f"Error: invalid arguments for {call.name!r}: "
+                    f"{tool.validator.error(arguments)}"), record
+        result = self._session.call(tool.tool.source, tool.tool.function, arguments)
+        record["ok"] = result.ok
+        record["error_kind"] = result.error_kind
+        if result.ok:
+            newly = solved_by_result(runtime.task.subtasks, tool.tool.name, result.output, solved)
+            solved.extend(newly)
+            record["solved"] = newly
+        return result.text, record
+
+    def step(self, action: Any) -> tuple[list, float, bool, bool, dict[str, Any]]:
+        """Play one assistant turn.
+
+        Args:
+            action: Raw assistant text, or an OpenAI assistant message dict
+                (``content`` and ``tool_calls`` with JSON-string ``arguments``).
+
+        Returns:
+            The new tool messages, the reward, ``terminated`` (the turn had no
+            tool call: it is the final answer), ``truncated`` (``max_turns``
+            reached) and ``info`` (``reward_components``, ``success``,
+            ``calls``, ``parse_errors``, ``turn``, ``task_id``).
+
+        Raises:
+            RuntimeError: Before ``reset`` or after the episode ended.
+            TypeError: When the action is neither text nor a dict.
+        """
+        runtime = self._runtime
+        if runtime is None or self._components is None:
+            raise RuntimeError("call reset() before step()")
+        if self._done:
+            raise RuntimeError("the episode is over (terminated or truncated): call reset()")
+        turn = parse_action(action, self.action_format, runtime.tools.keys())
+        self._turn += 1
+        before = self._components
+        solved = list(before.solved)
+        observation: list[dict[str, Any]] = []
+        records = []
+        tool_calls = []
+        invalid = 0
+        for index, call in enumerate(turn.calls):
+            call_id = call.call_id or f"call_{self._turn}_{index}"
+            content, record = self._run_call(call, solved)
+            record["id"] = call_id
+            invalid += record["error_kind"] in ("parse_error", "unknown_tool",
+                                                "invalid_arguments")
+            records.append(record)
+            observation.append({"role": "tool", "tool_call_id": call_id,
+                                "name": call.name or "", "content": content})
+            if not isinstance(action, str):
+                tool_calls.append(self._transcript_call(action, index, call_id, call))
+        after = components(runtime.n, solved, before.calls + len(turn.calls),
+                           before.invalid_calls + invalid)
+        terminated = turn.is_final
+        truncated = not terminated and self._turn >= self.max_turns
+        final_answer = runtime.task.final_answer
+        success = bool(terminated and after.n_solved == after.n and (
+            final_answer is None or contains_answer(turn.content, final_answer)))
+        reward = step_reward(self.reward_mode, before, after, done=terminated or truncated,
+                             success=success)
+        self._components = after
+        self._done = terminated or truncated
+        self.messages.append(self._assistant_message(action, turn.content, tool_calls))
+        self.messages.extend(dict(message) for message in observation)
+        info: dict[str, Any] = {
+            "task_id": runtime.task.task_id, "turn": self._turn,
+            "reward_components": after.as_dict(), "success": success, "calls": records,
+            "parse_errors": list(turn.errors), "action_format": turn.format}
+        if terminated:
+            info["final_answer"] = turn.content
+        return observation, float(reward), terminated, truncated, info
+
+    @staticmethod
+    def _transcript_call(action: Any, index: int, call_id: str,
+                         call: ParsedCall) -> dict[str, Any]:
+        """A normalised ``tool_calls`` entry, reusing the agent's own argument text."""
+        arguments = None
+        entries = action.get("tool_calls")
+        if isinstance(entries, list) and index < len(entries) and isinstance(entries[index], dict):
+            function = entries[index].get("function")
+            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                arguments = function["arguments"]
+        if arguments is None:
+            arguments = json.dumps(call.arguments, ensure_ascii=False)
+        return {"id": call_id, "type": "function",
+                "function": {"name": call.name or "", "arguments": arguments}}
+
+    @staticmethod
+    def _assistant_message(action: Any, content: str,
+                           tool_calls: list[dict[str, Any]]) -> dict[str, Any]:
+        """The transcript's copy of the turn.
+
+        Text stays as written (its tool calls are in the text; the tool
+        messages carry the ids the env gave them). A message dict keeps its
+        content and gets normalised ``tool_calls`` with the ids used.
+        """
+        if isinstance(action, str):
+            return {"role": "assistant", "content": action}
+        original = action.get("content")
+        message = {"role": "assistant",
+                   "content": original if isinstance(original, str) else (content or None)}
+        if tool_calls:
+            message["tool_calls"] = tool_calls
+        return message
+
+    # -- rendering and cleanup ----------------------------------------------------------
+    def render(self) -> str | None:
+        """With ``render_mode="ansi"``, the transcript as text."""
+        if self.render_mode != "ansi":
+            return None
+        lines = []
+        for message in self.messages:
+            content = message.get("content") or ""
+            extra = "".join(f"\n  -> {call['function']['name']}({call['function']['arguments']})"
+                            for call in message.get("tool_calls") or [])
+            lines.append(f"[{message['role']}] {content}{extra}")
+        return "\n".join(lines)
+
+    def close(self) -> None:
+        """Close the sandbox session and worker (safe to call twice)."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+        self._sandbox.close()
+        super().close()
