@@ -114,10 +114,7 @@ def _compile(args: argparse.Namespace) -> int:
         result = compile_files(args.inputs, args.name, args.out, version=args.version,
                                jobs=args.jobs, progress=None if not args.quiet else False,
                                description=args.description)
-    except InputError as exc:
-        print(f"astra-gym compile: error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
+    except (InputError, ValueError) as exc:  # unusable input or an invalid pack name
         print(f"astra-gym compile: error: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:

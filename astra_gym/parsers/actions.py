@@ -26,7 +26,7 @@ from typing import Any
 from .hermes import TOOL_CALL_OPEN, find_hermes_blocks, parse_hermes, remove_hermes_blocks
 from .json_calls import ParsedCall, call_from_object, json_kind, parse_json_calls, safe_dump
 from .python_call import CallSyntaxError, parse_python_call
-from .text import MAX_CALL_CHARS, clip, single_fence, strip_reasoning
+from .text import MAX_CALL_CHARS, clip, strip_reasoning, unfence
 
 __all__ = ["ACTION_FORMATS", "ParsedCall", "ParsedTurn", "parse_action", "parse_python_calls"]
 
@@ -168,13 +168,9 @@ def parse_python_calls(text: str,
         >>> parse_python_calls("search(q=query)", {"search"})[0].error[:40]
         "argument 'q' is not a literal ('query');"
     """
-    body = text.strip()
-    fence = single_fence(body)
-    if fence is not None:
-        language, inner = fence
-        if language not in PYTHON_FENCE_LANGUAGES:
-            return None
-        body = inner.strip()
+    body = unfence(text, PYTHON_FENCE_LANGUAGES)
+    if body is None:
+        return None
     body = body.replace("\r\n", "\n").replace("\r", "\n")
     if not body:
         return None

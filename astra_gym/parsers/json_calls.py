@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .text import MAX_CALL_CHARS, clip, single_fence
+from .text import MAX_CALL_CHARS, clip, unfence
 
 __all__ = ["ParsedCall", "call_from_object", "decode_json", "parse_json_calls"]
 
@@ -314,13 +314,9 @@ def parse_json_calls(text: str) -> list[ParsedCall] | None:
         >>> parse_json_calls('{"name": "f", "arguments": {"a": 1}')[0].error
         "invalid JSON: Expecting ',' delimiter: line 1 column 36 (char 35)"
     """
-    body = text.strip()
-    fence = single_fence(body)
-    if fence is not None:
-        language, inner = fence
-        if language not in JSON_FENCE_LANGUAGES:
-            return None
-        body = inner.strip()
+    body = unfence(text, JSON_FENCE_LANGUAGES)
+    if body is None:
+        return None
     if not body or body[0] not in "{[":
         return None
     if len(body) > MAX_CALL_CHARS:

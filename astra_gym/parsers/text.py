@@ -7,6 +7,7 @@ expressions), so it stays linear on hostile input.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 __all__ = ["MAX_CALL_CHARS", "RAW_CHARS", "clip", "single_fence", "strip_reasoning"]
 
@@ -64,6 +65,32 @@ def strip_reasoning(text: str) -> str:
     if opening >= 0:
         rest = rest[:opening]
     return rest.strip()
+
+
+def unfence(text: str, languages: Collection[str]) -> str | None:
+    """The stripped text, unwrapped when it is one fence in an accepted language.
+
+    Args:
+        text: The text.
+        languages: Fence languages (lower-case, ``""`` for none) whose body
+            counts as the text.
+
+    Returns:
+        The fence body (stripped) or the stripped text when it is not one
+        fenced block; ``None`` when it is one block in another language.
+
+    Example:
+        >>> unfence('```json\\n{"a": 1}\\n```', {"json"})
+        '{"a": 1}'
+        >>> unfence("```py\\nf()\\n```", {"json"}) is None
+        True
+    """
+    body = text.strip()
+    fence = single_fence(body)
+    if fence is None:
+        return body
+    language, inner = fence
+    return inner.strip() if language in languages else None
 
 
 def single_fence(text: str) -> tuple[str, str] | None:
