@@ -126,6 +126,8 @@ class InProcessSession:
         # Source text -> namespace: skips re-hashing the source on every call
         # (str caches its hash, so repeat lookups are O(1)).
         self._by_source: dict[str, dict[str, Any]] = {}
+        # Function -> (accepted keyword names or None for **kwargs, required names).
+        self._bindings: dict[Any, tuple[frozenset[str] | None, frozenset[str]]] = {}
 
     # -- hooks that need the session ----------------------------------------
     def _import(self, name: str, globals: Any = None, locals: Any = None,
@@ -238,7 +240,12 @@ class InProcessSession:
         if func_name.startswith("_") or not callable(func):
             return ToolResult.failure(ErrorKind.NOT_FOUND,
                                       f"the tool code defines no function named {func_name!r}")
-        outcome = self._run(func, args, kwargs or {})
+        kwargs = kwargs or {}
+        if not args:
+            mismatch = self._binding_error(func, func_name, kwargs)
+            if mismatch is not None:
+                return ToolResult.failure(ErrorKind.BAD_ARGUMENTS, mismatch)
+        outcome = self._run(func, args, kwargs)
         if isinstance(outcome, ToolResult):
             return outcome
         # Rendering allocates too: keep the budget running through it.
@@ -251,9 +258,48 @@ class InProcessSession:
             return self._failure(exc)
         return ToolResult(True, text, None, None, self.meter.used)
 
+    def _binding_error(self, func: Any, name: str, kwargs: Mapping[str, Any]) -> str | None:
+        """Why ``kwargs`` cannot bind to ``func``'s signature, or None.
+
+        Checked before the call so a calling-convention mistake (an argument
+        the function does not take, a required one missing) is reported as
+        ``bad_arguments``, distinct from a ``TypeError`` raised inside the
+        tool. The parameter sets are read once per function (a dict lookup
+        and two set operations per call).
+        """
+        binding = self._bindings.get(func)
+        if binding is None:
+            code = getattr(func, "__code__", None)
+            if code is None:
+                return None  # not a plain function (a class): let the call decide
+            names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+            positional_only = set(code.co_varnames[:code.co_posonlyargcount])
+            defaults = len(func.__defaults__ or ())
+            keyword_defaults = set(func.__kwdefaults__ or ())
+            positional = code.co_varnames[:code.co_argcount]
+            required = {n for n in positional[:len(positional) - defaults]
+                        if n not in positional_only}
+            required |= {n for n in code.co_varnames[code.co_argcount:code.co_argcount
+                                                     + code.co_kwonlyargcount]
+                         if n not in keyword_defaults}
+            takes_any = bool(code.co_flags & 0x08)  # CO_VARKEYWORDS
+            accepted = None if takes_any else frozenset(set(names) - positional_only)
+            binding = (accepted, frozenset(required))
+            self._bindings[func] = binding
+        accepted, required = binding
+        if accepted is not None:
+            unknown = [key for key in kwargs if key not in accepted]
+            if unknown:
+                return f"{name}() got an unexpected argument {unknown[0]!r}"
+        missing = [key for key in required if key not in kwargs]
+        if missing:
+            return f"{name}() is missing the required argument {sorted(missing)[0]!r}"
+        return None
+
     def reset(self) -> None:
         """Forget tool state and re-seed, as at the start of a new episode."""
         self._namespaces.clear()
         self._by_source.clear()
+        self._bindings.clear()
         self._classes.clear()
         self._rng.seed(self.seed)

@@ -118,4 +118,17 @@ def test_positional_arguments(any_sandbox):
     result = any_sandbox.run("def f(a, b=2):\n    return a - b\n", "f", args=(10,))
     assert result.output == "8"
     bad = any_sandbox.run("def f(a):\n    return a\n", "f", {"zzz": 1})
-    assert bad.error_kind == ErrorKind.EXCEPTION and "unexpected keyword" in bad.error
+    assert bad.error_kind == ErrorKind.BAD_ARGUMENTS
+    assert bad.error == "f() got an unexpected argument 'zzz'"
+
+
+def test_calling_convention_errors_are_bad_arguments_not_exceptions(any_sandbox):
+    source = "def f(a, b=1, *, c, d=2, **extra):\n    return len(None)\n"
+    missing = any_sandbox.run(source, "f", {"a": 1})
+    assert (missing.error_kind, missing.error) == (
+        ErrorKind.BAD_ARGUMENTS, "f() is missing the required argument 'c'")
+    # **extra accepts any name; the TypeError raised inside the tool stays an exception.
+    inside = any_sandbox.run(source, "f", {"a": 1, "c": 2, "anything": 3})
+    assert inside.error_kind == ErrorKind.EXCEPTION and inside.error.startswith("TypeError")
+    positional_only = any_sandbox.run("def g(a, /):\n    return a\n", "g", {"a": 1})
+    assert positional_only.error_kind == ErrorKind.BAD_ARGUMENTS
