@@ -7,6 +7,7 @@ Subcommands:
     sandbox run    Call one function of a tool file in the sandbox.
     compile        Compile ASTRA rows (step 4, step 5 or RL) into an env pack.
     run            Run an agent (oracle, random, openai) over an astra env.
+    validate       Run the soundness checks over every task of an env or pack.
 """
 
 from __future__ import annotations
@@ -189,6 +190,49 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_manifest_checks(pack: Path, checks: dict[str, Any]) -> None:
+    from .pack import MANIFEST_FILE, validate_manifest
+
+    path = pack / MANIFEST_FILE
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest.setdefault("validation", {})["checks"] = checks
+    validate_manifest(manifest, str(path))
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .validation import CHECKS, CheckOptions, validate
+
+    checks = list(CHECKS) if not args.checks else [
+        name.strip() for value in args.checks for name in value.split(",") if name.strip()]
+
+    def on_result(result: Any) -> None:
+        if args.json:
+            print(json.dumps(result.as_dict(), ensure_ascii=False), flush=True)
+
+    try:
+        report = validate(args.target, checks, jobs=args.jobs, progress=False if args.json
+                          else None, on_result=on_result,
+                          options=CheckOptions(seed=args.seed, max_examples=args.max_examples))
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"astra-gym validate: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"summary": report.summary(), "ok": report.ok,
+                          "env_id": report.env_id, "seconds": report.seconds}))
+    print(report.format_table(), file=sys.stderr if args.json else sys.stdout)
+    if not args.json:
+        for result in report.results:
+            if result.status != "passed":
+                print(f"  {result.status.upper()} {result.check} {result.task_id}: "
+                      f"{result.message[:300]}")
+    if args.write_manifest:
+        _write_manifest_checks(report.pack, report.manifest_summary())
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="astra-gym", description="Gymnasium environments for tool-using LLM agents.")
@@ -255,6 +299,24 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="native tool calls, or tool calls written as text")
     openai_options.add_argument("--temperature", type=float, default=0.0)
     run_.set_defaults(handler=_run)
+
+    validate_ = commands.add_parser(
+        "validate", help="check that every task of an env or pack is sound",
+        description="Run the validation checks (gold, noop, floor, determinism, leakage, "
+                    "schema_agreement, fuzz, isolation, check_env) over every task. Exits 1 "
+                    "when any check fails or errors, 2 for unusable input.")
+    validate_.add_argument("target", metavar="ENV_ID|PACK_DIR")
+    validate_.add_argument("--checks", nargs="+", help="check names (comma or space separated)")
+    validate_.add_argument("--max-examples", type=int, default=25,
+                           help="hypothesis examples per tool in the fuzz check (default 25)")
+    validate_.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                           help="worker processes (default: all cores)")
+    validate_.add_argument("--seed", type=int, default=0)
+    validate_.add_argument("--json", action="store_true",
+                           help="one JSON line per task x check, then a summary line")
+    validate_.add_argument("--write-manifest", action="store_true",
+                           help="store the per-check summary in the pack's manifest.json")
+    validate_.set_defaults(handler=_validate)
     return parser
 
 

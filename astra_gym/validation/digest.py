@@ -1,0 +1,42 @@
+"""``python -m astra_gym.validation.digest ENV_ID PACK SEED TASK_ID...``: episode digests.
+
+The validation runner starts this in a separate interpreter with a different
+``PYTHONHASHSEED`` and compares its digests with its own: a task whose
+transcript depends on the process (hash order, memory addresses) fails
+``determinism``. Prints one JSON object, task id → digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+
+import gymnasium as gym
+
+
+def digest_tasks(env_id: str, pack: str, seed: int, task_ids: list[str]) -> dict[str, str]:
+    """Hashes of :func:`~astra_gym.validation.checks.episode_digest` per task."""
+    from ..registration import register_pack
+    from .checks import episode_digest
+
+    if env_id not in gym.registry:
+        register_pack(pack)
+    out = {}
+    for task_id in task_ids:
+        def make(task_id: str = task_id) -> object:
+            return gym.make(env_id, task_ids=[task_id]).unwrapped
+
+        text = episode_digest(make, task_id, seed)  # type: ignore[arg-type]
+        out[task_id] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return out
+
+
+def main(argv: list[str]) -> int:
+    env_id, pack, seed, *task_ids = argv
+    print(json.dumps(digest_tasks(env_id, pack, int(seed), task_ids)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

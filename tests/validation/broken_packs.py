@@ -1,0 +1,81 @@
+"""A sound little pack and six deliberately broken variants, one defect each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from astra_gym.env import AstraEnv
+from astra_gym.pack import GoldCall, SubTask, Task, TaskSource, Tool, write_pack
+
+SOUND_SOURCE = '''VISITS = []
+def get_city_temp(city: str) -> dict:
+    """Mock current temperature of a city."""
+    if not isinstance(city, str) or not city.strip():
+        raise ValueError("city must be a non-empty string")
+    data = {"paris": "18.5 °C", "oslo": "4.0 °C", "lima": "22.0 °C"}
+    key = city.strip().lower()
+    if key not in data:
+        return {"error": f"no data for {city}"}
+    VISITS.append(key)
+    return {"city": city.strip().title(), "temperature": data[key], "station": "MX-" + key[:2]}
+'''
+SCHEMA = {"type": "object", "properties": {
+    "city": {"type": "string", "description": "City name"}}, "required": ["city"]}
+DESCRIPTION = "Current temperature of a city."
+
+
+def _task(source: str = SOUND_SOURCE, schema: dict | None = None,
+          description: str = DESCRIPTION, oslo_answer: str = "4.0 °C") -> Task:
+    tool = Tool("get_city_temp", description, schema or SCHEMA, source, "get_city_temp")
+    return Task(
+        task_id="temps", source=TaskSource("broken.jsonl", 1, "temps"), domain="weather",
+        language="en", prompt=({"role": "user", "content":
+                                "How much warmer than Oslo is Paris right now?"},),
+        final_answer="14.5 degrees",
+        subtasks=(SubTask("1", "Paris now?", "18.5 °C", (), 1, True, "get_city_temp",
+                          GoldCall("get_city_temp", {"city": "Paris"})),
+                  SubTask("2", "Oslo now?", oslo_answer, (), 1, True, "get_city_temp",
+                          GoldCall("get_city_temp", {"city": "Oslo"})),
+                  SubTask("3", "Difference?", "14.5 degrees", ("1", "2"), 2, False, None,
+                          None)),
+        tools=(tool,), scenario_type="Parallel Multi-Hop")
+
+
+BROKEN = {
+    # The gold call for Oslo cannot produce the recorded answer.
+    "gold": lambda: _task(oslo_answer="5.5 °C"),
+    # The tool description gives an answer away.
+    "leakage": lambda: _task(description=DESCRIPTION + " For example Paris reports 18.5 °C."),
+    # A field of the result comes from the sandbox's random generator.
+    "determinism": lambda: _task(source=SOUND_SOURCE.replace(
+        'VISITS = []', 'import random\nVISITS = []').replace(
+        '"station": "MX-" + key[:2]', '"request_id": random.randint(1, 10**9)')),
+    # An unchecked lookup: any city outside the mock data is a KeyError.
+    "fuzz": lambda: _task(source=SOUND_SOURCE.replace(
+        '    if key not in data:\n        return {"error": f"no data for {city}"}\n', "")),
+    # The schema offers a parameter the function does not take.
+    "schema_agreement": lambda: _task(schema={
+        **SCHEMA, "properties": {**SCHEMA["properties"], "units": {
+            "type": "string", "enum": ["metric", "imperial"]}}}),
+}
+
+
+def write_broken_pack(directory: Path, defect: str | None) -> Path:
+    """Write the sound pack (``defect=None``) or one broken variant."""
+    task = _task() if defect is None else BROKEN[defect]()
+    write_pack(directory, f"broken-{defect or 'none'}".replace("_", "-"), 0, [task],
+               validation={"rows": 1, "compiled": 1, "rejected": 0})
+    return directory
+
+
+class LeakyEnv(AstraEnv):
+    """A broken runtime: it keeps the sandbox session (tool state) across resets."""
+
+    def reset(self, *, seed=None, options=None):
+        kept = self._session
+        self._session = None  # keep AstraEnv.reset from closing it
+        observation, info = super().reset(seed=seed, options=options)
+        if kept is not None:
+            self._session.close()
+            self._session = kept
+        return observation, info
