@@ -1,0 +1,116 @@
+"""A pytest plugin: ``pytest --astra-pack PACK_DIR`` runs the validation checks as tests.
+
+Installed with astra-gym (entry point ``pytest11``), so pack authors get one
+parametrised test per task × check in their own CI, with the check's message
+as the failure text::
+
+    pytest --astra-pack generated_envs/mypack
+    pytest --astra-pack astra/demo-v0 --astra-checks gold,leakage -k weather
+
+Without ``--astra-pack`` the plugin adds nothing (and imports nothing heavy).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+__all__ = ["AstraCheckItem"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("astra-gym", "astra-gym env validation")
+    group.addoption("--astra-pack", action="append", default=[], metavar="PACK_DIR|ENV_ID",
+                    help="validate this pack directory or env id (repeatable)")
+    group.addoption("--astra-checks", default=None, metavar="NAMES",
+                    help="comma-separated checks to run (default: all)")
+    group.addoption("--astra-max-examples", type=int, default=25, metavar="N",
+                    help="hypothesis examples per tool in the fuzz check (default 25)")
+    group.addoption("--astra-seed", type=int, default=0, metavar="S",
+                    help="seed of the checks (default 0)")
+
+
+class AstraCheckItem(pytest.Item):
+    """One validation check on one task."""
+
+    def __init__(self, *, target: str, env_id: str, task_id: str, check: str,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target = target
+        self.env_id = env_id
+        self.task_id = task_id
+        self.check = check
+        self.add_marker(pytest.mark.astra)
+
+    def runtest(self) -> None:
+        from astra_gym.validation import CHECKS, CheckOptions, TaskContext
+
+        config = self.config
+        options = CheckOptions(seed=config.getoption("--astra-seed"),
+                               max_examples=config.getoption("--astra-max-examples"))
+        digest = None
+        if self.check == "determinism":
+            digest = _digests(config, self.env_id, options.seed).get(self.task_id)
+        CHECKS[self.check](TaskContext(self.env_id, self.task_id, options, digest))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        from astra_gym.validation import CheckFailed
+
+        if isinstance(excinfo.value, CheckFailed):
+            return f"{self.check} failed on task {self.task_id!r} of {self.target}:\n" \
+                   f"{excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        return self.path, None, f"astra {self.check}[{self.task_id}]"
+
+
+def _digests(config: pytest.Config, env_id: str, seed: int) -> dict[str, str]:
+    """Cross-process episode digests, computed once per env for the whole session."""
+    from astra_gym.pack import Pack
+    from astra_gym.validation.runner import _digest_in_other_process, resolve_target
+
+    cache = config.stash.setdefault(_DIGESTS, {})
+    if env_id not in cache:
+        _, pack = resolve_target(env_id)
+        cache[env_id] = _digest_in_other_process(env_id, pack, Pack(pack).task_ids, seed)
+    return cache[env_id]
+
+
+_DIGESTS = pytest.StashKey[dict]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "astra: a validation check of an astra-gym pack")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k / -m deselection, so they apply to our items
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    targets = config.getoption("--astra-pack")
+    if not targets:
+        return
+    from astra_gym.pack import Pack
+    from astra_gym.validation import CHECKS
+    from astra_gym.validation.runner import resolve_target
+
+    names = config.getoption("--astra-checks")
+    checks = list(CHECKS) if not names else [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [name for name in checks if name not in CHECKS]
+    if unknown:
+        raise pytest.UsageError(f"--astra-checks: unknown check(s) {', '.join(unknown)}; "
+                                f"choose from {', '.join(CHECKS)}")
+    new_items = []
+    for target in targets:
+        try:
+            env_id, pack = resolve_target(target)
+        except (ValueError, FileNotFoundError) as exc:
+            raise pytest.UsageError(f"--astra-pack {target}: {exc}") from None
+        for task_id in Pack(pack).task_ids:
+            for check in checks:
+                new_items.append(AstraCheckItem.from_parent(
+                    session, name=f"astra[{env_id}][{task_id}][{check}]", target=target,
+                    env_id=env_id, task_id=task_id, check=check))
+    items.extend(new_items)
