@@ -21,7 +21,10 @@ def digest_tasks(env_id: str, pack: str, seed: int, task_ids: list[str]) -> dict
     from .checks import episode_digest
 
     if env_id not in gym.registry:
-        register_pack(pack)
+        # A custom env class registered only in the parent process: digest the pack's
+        # standard env instead (each digest episode runs on a fresh env, so the two
+        # agree whenever the custom class is deterministic for a fixed seed).
+        env_id = register_pack(pack)
     out = {}
     for task_id in task_ids:
         def make(task_id: str = task_id) -> object:

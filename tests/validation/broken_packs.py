@@ -17,7 +17,8 @@ def get_city_temp(city: str) -> dict:
     if key not in data:
         return {"error": f"no data for {city}"}
     VISITS.append(key)
-    return {"city": city.strip().title(), "temperature": data[key], "station": "MX-" + key[:2]}
+    return {"city": city.strip().title(), "temperature": data[key], "station": "MX-" + key[:2],
+            "lookups_this_episode": len(VISITS)}
 '''
 SCHEMA = {"type": "object", "properties": {
     "city": {"type": "string", "description": "City name"}}, "required": ["city"]}
