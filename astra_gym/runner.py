@@ -27,6 +27,7 @@ class EpisodeResult:
         turns: Steps taken.
         calls: Tool-call attempts.
         components: The final ``reward_components``.
+        rewards: The reward of every step.
     """
 
     task_id: str
@@ -37,6 +38,7 @@ class EpisodeResult:
     turns: int
     calls: int
     components: dict[str, Any]
+    rewards: tuple[float, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,17 +61,16 @@ def run_episode(env: gym.Env, agent: Agent, *, seed: int | None = None,
     observation, info = env.reset(seed=seed, options=options)
     agent.reset(observation, info)
     episode_task = info["task_id"]
-    total = 0.0
-    turns = 0
+    rewards: list[float] = []
     while True:
         action = agent.act(observation, info)
         observation, reward, terminated, truncated, info = env.step(action)
-        total += float(reward)
-        turns += 1
+        rewards.append(float(reward))
         if terminated or truncated:
             components = info["reward_components"]
-            return EpisodeResult(episode_task, seed, total, bool(info["success"]),
-                                 bool(terminated), turns, int(components["calls"]), components)
+            return EpisodeResult(episode_task, seed, sum(rewards), bool(info["success"]),
+                                 bool(terminated), len(rewards), int(components["calls"]),
+                                 components, tuple(rewards))
 
 
 def run_episodes(env: gym.Env, agent: Agent, episodes: int | str = 1, *, seed: int = 0,

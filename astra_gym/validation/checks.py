@@ -94,19 +94,6 @@ class TaskContext:
         return gym.make(self.env_id, task_ids=[self.task_id], **kwargs).unwrapped
 
 
-def _play(env: AstraEnv, agent: Any, seed: int, task_id: str) -> tuple[list[Any], Any]:
-    """One episode; returns the step rewards and the final info."""
-    observation, info = env.reset(seed=seed, options={"task_id": task_id})
-    agent.reset(observation, info)
-    rewards = []
-    while True:
-        observation, reward, terminated, truncated, info = env.step(
-            agent.act(observation, info))
-        rewards.append(reward)
-        if terminated or truncated:
-            return rewards, info
-
-
 def episode_digest(env_factory: Callable[[], AstraEnv], task_id: str, seed: int) -> str:
     """A digest of two scripted episodes (random agent, then oracle), each on a fresh env.
 
@@ -123,8 +110,8 @@ def episode_digest(env_factory: Callable[[], AstraEnv], task_id: str, seed: int)
     for make_agent in (lambda env: RandomAgent(seed=seed), lambda env: OracleAgent(env.pack)):
         env = env_factory()
         try:
-            rewards, _ = _play(env, make_agent(env), seed, task_id)
-            record.append({"messages": env.messages, "rewards": rewards})
+            result = run_episode(env, make_agent(env), seed=seed, task_id=task_id)
+            record.append({"messages": env.messages, "rewards": list(result.rewards)})
         finally:
             env.close()
     return json.dumps(record, ensure_ascii=False, sort_keys=True)
@@ -211,7 +198,7 @@ def check_determinism(ctx: TaskContext) -> None:
     for episode_seed in (seed, seed + 1):
         env = ctx.make()
         try:
-            _play(env, OracleAgent(env.pack), episode_seed, ctx.task_id)
+            run_episode(env, OracleAgent(env.pack), seed=episode_seed, task_id=ctx.task_id)
             outputs.append([m["content"] for m in env.messages if m["role"] == "tool"])
         finally:
             env.close()
@@ -371,7 +358,7 @@ def check_isolation(ctx: TaskContext) -> None:
         transcripts = []
         for _ in range(2):
             for agent in (OracleAgent(env.pack), RandomAgent(seed=seed)):
-                _play(env, agent, seed, ctx.task_id)
+                run_episode(env, agent, seed=seed, task_id=ctx.task_id)
                 transcripts.append(json.dumps(env.messages, ensure_ascii=False))
     finally:
         env.close()
