@@ -303,8 +303,15 @@ class AstraEnv(gym.Env[list, Any]):
         records = []
         tool_calls = []
         invalid = 0
+        used_ids: set[str] = set()
         for index, call in enumerate(turn.calls):
-            call_id = call.call_id or f"call_{self._turn}_{index}"
+            call_id = call.call_id
+            if call_id is None or call_id in used_ids:
+                # Tool messages are matched to calls by id: ids must be unique in a turn.
+                call_id = f"call_{self._turn}_{index}"
+                while call_id in used_ids:
+                    call_id += "_"
+            used_ids.add(call_id)
             content, record = self._run_call(call, solved)
             record["id"] = call_id
             invalid += record["error_kind"] in ("parse_error", "unknown_tool",

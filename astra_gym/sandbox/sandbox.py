@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import itertools
 from collections.abc import Mapping, Sequence
@@ -141,5 +140,9 @@ class Sandbox:
         self.close()
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):
+        # No contextlib here: at interpreter shutdown module globals may
+        # already be None, and a finalizer must never print a traceback.
+        try:  # noqa: SIM105 - contextlib may be gone at shutdown
             self.close()
+        except Exception:
+            pass

@@ -267,3 +267,18 @@ def test_process_isolation_option(unit_pack):
 def test_demo_pack_is_registered_on_import():
     assert astra_gym.__version__
     assert "astra/demo-v0" in gym.registry
+
+
+def test_tool_call_ids_are_unique_within_a_turn(env):
+    env.reset(seed=0, options={"task_id": "stocks"})
+    function = {"name": "quote", "arguments": '{"ticker": "ACME"}'}
+    action = {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_1_1", "type": "function", "function": function},
+        {"type": "function", "function": function},
+        {"id": "dup", "type": "function", "function": function},
+        {"id": "dup", "type": "function", "function": function}]}
+    observation, *_ = env.step(action)
+    ids = [message["tool_call_id"] for message in observation]
+    assert ids[0] == "call_1_1" and ids[2] == "dup"
+    assert len(set(ids)) == 4
+    assert [c["id"] for c in env.messages[2]["tool_calls"]] == ids
