@@ -28,6 +28,7 @@ from astra_gym.pack import GoldCall, SubTask, Task, TaskSource, Tool
 from astra_gym.parsers import CallSyntaxError, bind_arguments, parse_python_call
 from astra_gym.toolspec import read_signature, schema_problems, signature_problems
 
+from ..trace import TraceNode, answer_text, check_dag, node_id, read_trace
 from .inputs import SourceRow
 
 __all__ = ["Draft", "Reason", "Replay", "RowRejected", "detect_shape", "draft_task"]
@@ -89,17 +90,6 @@ def _maybe_json(value: Any, what: str, reasons: list[Reason], code: str) -> Any:
             reasons.append(Reason(code, f"{what} is a string that is not valid JSON ({exc.msg})"))
             return None
     return value
-
-
-def _text(value: Any) -> str | None:
-    """Answers are sometimes numbers in the source; they are matched as text."""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int | float):
-        return repr(value) if isinstance(value, float) else str(value)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
 
 
 def _row_id(row: Any) -> str:
@@ -237,93 +227,14 @@ def _schema_violation(parameters: dict[str, Any], arguments: dict[str, Any]) -> 
 
 # -- step 4 / step 5 rows ---------------------------------------------------------
 
-@dataclass
-class _Node:
-    id: str
-    hop_level: int
-    question: str
-    answer: str
-    depends_on: tuple[str, ...]
-    needs_tool: bool | None
-
-
-def _node_id(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
-
-
-def _read_trace(trace: Any, reasons: list[Reason]) -> list[_Node]:
-    if not isinstance(trace, list) or not trace:
-        reasons.append(Reason("dag", "decomposition_trace must be a non-empty list"))
-        return []
-    nodes: list[_Node] = []
-    for position, item in enumerate(trace, 1):
-        if not isinstance(item, dict):
-            reasons.append(Reason("dag", f"trace item {position} is not an object"))
-            continue
-        node_id = _node_id(item.get("_uuid"))
-        if node_id is None:
-            reasons.append(Reason("dag", f"trace item {position} has no valid _uuid "
-                                         f"(got {item.get('_uuid')!r})"))
-            continue
-        hop = item.get("hop_level")
-        if isinstance(hop, bool) or not isinstance(hop, int) or hop < 1:
-            reasons.append(Reason("dag", f"sub-question {node_id} has hop_level {hop!r}; it must "
-                                         "be an integer >= 1"))
-            continue
-        question = item.get("sub_question")
-        answer = _text(item.get("sub_answer"))
-        if answer is None:
-            reasons.append(Reason("answer", f"sub-question {node_id} has no sub_answer"))
-            continue
-        raw_deps = item.get("dependency")
-        if raw_deps is None:
-            deps: list[Any] = []
-        elif isinstance(raw_deps, list):
-            deps = raw_deps
-        elif isinstance(raw_deps, int | str) and not isinstance(raw_deps, bool):
-            deps = [raw_deps]
-        else:
-            reasons.append(Reason("dag", f"sub-question {node_id} has dependency {raw_deps!r}; "
-                                         "expected null or a list of _uuids"))
-            continue
-        dep_ids = []
-        for dep in deps:
-            dep_id = _node_id(dep)
-            if dep_id is None:
-                reasons.append(Reason("dag", f"sub-question {node_id} has an invalid dependency "
-                                             f"{dep!r}"))
-            elif dep_id not in dep_ids:
-                dep_ids.append(dep_id)
-        necessity = item.get("tool_necessity")
-        nodes.append(_Node(node_id, hop, question if isinstance(question, str) else "", answer,
-                           tuple(dep_ids), necessity if isinstance(necessity, bool) else None))
+def _read_trace(trace: Any, reasons: list[Reason]) -> list[TraceNode]:
+    nodes, problems = read_trace(trace)
+    reasons += [Reason(problem.code, problem.message) for problem in problems]
     return nodes
 
 
-def _check_dag(nodes: list[_Node], reasons: list[Reason]) -> None:
-    by_id: dict[str, _Node] = {}
-    for node in nodes:
-        if node.id in by_id:
-            reasons.append(Reason("dag", f"_uuid {node.id} is used by two sub-questions"))
-        by_id[node.id] = node
-    for node in nodes:
-        for dep in node.depends_on:
-            target = by_id.get(dep)
-            if dep == node.id:
-                reasons.append(Reason("dag", f"sub-question {node.id} depends on itself"))
-            elif target is None:
-                reasons.append(Reason("dag", f"sub-question {node.id} depends on _uuid {dep}, "
-                                             "which is not in the trace"))
-            elif target.hop_level >= node.hop_level:
-                reasons.append(Reason(
-                    "dag", f"sub-question {node.id} (hop {node.hop_level}) depends on {dep} "
-                           f"(hop {target.hop_level}); dependencies must be in earlier hops"))
+def _check_dag(nodes: list[TraceNode], reasons: list[Reason]) -> None:
+    reasons += [Reason(problem.code, problem.message) for problem in check_dag(nodes)]
 
 
 def _apply_merges(row: dict[str, Any], env_result: dict[str, Any],
@@ -337,7 +248,7 @@ def _apply_merges(row: dict[str, Any], env_result: dict[str, Any],
         if not isinstance(cluster, dict):
             reasons.append(Reason("merge", f"aggregated_env item {position} is not an object"))
             continue
-        members = [_node_id(uid) for uid in cluster.get("_uuids") or []]
+        members = [node_id(uid) for uid in cluster.get("_uuids") or []]
         if len(members) < 2:
             continue
         label = "[" + ", ".join(str(m) for m in members) + "]"
@@ -352,7 +263,7 @@ def _apply_merges(row: dict[str, Any], env_result: dict[str, Any],
         for statement in cluster.get("tool_call_statements") or []:
             if not isinstance(statement, dict):
                 continue
-            member = _node_id(statement.get("_uuid"))
+            member = node_id(statement.get("_uuid"))
             entry = env_result.get(member) if member is not None else None
             data = ((entry or {}).get("env_synthesis_result") or {}).get("data")
             if not isinstance(data, dict):
@@ -365,8 +276,8 @@ def _apply_merges(row: dict[str, Any], env_result: dict[str, Any],
                 data["tool_call_statement"] = statement["tool_call_statement"]
 
 
-def _env_data(env_result: dict[str, Any], node_id: str) -> dict[str, Any] | None:
-    entry = env_result.get(node_id)
+def _env_data(env_result: dict[str, Any], subtask_id: str) -> dict[str, Any] | None:
+    entry = env_result.get(subtask_id)
     if not isinstance(entry, dict):
         return None
     result = entry.get("env_synthesis_result")
@@ -374,7 +285,7 @@ def _env_data(env_result: dict[str, Any], node_id: str) -> dict[str, Any] | None
     return data if isinstance(data, dict) else None
 
 
-def _tool_subtask(node: _Node, data: dict[str, Any], tools: _ToolSet,
+def _tool_subtask(node: TraceNode, data: dict[str, Any], tools: _ToolSet,
                   reasons: list[Reason]) -> tuple[SubTask | None, Replay | None]:
     owner = f"sub-question {node.id}"
     doc, doc_problems = normalize_tool_document(data.get("tool_document"))
@@ -419,7 +330,7 @@ def _tool_subtask(node: _Node, data: dict[str, Any], tools: _ToolSet,
 def _draft_step_row(source: SourceRow, shape: str) -> Draft:
     row = source.data
     reasons: list[Reason] = []
-    uuid = _node_id(row.get("uuid"))
+    uuid = node_id(row.get("uuid"))
     task_id = uuid or _row_id(row)
     metadata = row.get("_metadata") if isinstance(row.get("_metadata"), dict) else {}
     question = row.get("main_question")
@@ -478,7 +389,7 @@ def _draft_step_row(source: SourceRow, shape: str) -> Draft:
         domain=domain.strip() if isinstance(domain, str) and domain.strip() else "general",
         language=_language(metadata, question),
         prompt=({"role": "user", "content": content},),
-        final_answer=_text(row.get("final_answer")), subtasks=tuple(subtasks),
+        final_answer=answer_text(row.get("final_answer")), subtasks=tuple(subtasks),
         tools=tuple(tools.tools.values()),
         scenario_type=row.get("scenario_type") if isinstance(row.get("scenario_type"), str)
         else None)
@@ -514,7 +425,7 @@ def _read_prompt(value: Any, reasons: list[Reason]) -> list[dict[str, str]]:
 def _draft_rl_row(source: SourceRow) -> Draft:
     row = source.data
     reasons: list[Reason] = []
-    uuid = _node_id(row.get("uuid"))
+    uuid = node_id(row.get("uuid"))
     task_id = uuid or _row_id(row)
     prompt = _read_prompt(row.get("prompt"), reasons)
     schemas = _maybe_json(row.get("tool_schema"), "tool_schema", reasons, "schema")
@@ -568,7 +479,7 @@ def _draft_rl_row(source: SourceRow) -> Draft:
     subtasks: list[SubTask] = []
     for name, gold in answers.items():
         gold_list = gold if isinstance(gold, list) else [gold]
-        texts = [_text(answer) for answer in gold_list]
+        texts = [answer_text(answer) for answer in gold_list]
         if not texts or any(text is None for text in texts):
             reasons.append(Reason("answer", f"sub_qa_dict[{name!r}] must be a non-empty list of "
                                             "non-empty answers"))
@@ -583,7 +494,7 @@ def _draft_rl_row(source: SourceRow) -> Draft:
     task = Task(task_id=task_id, source=TaskSource(source.file, source.line, uuid),
                 domain=domain if isinstance(domain, str) and domain.strip() else "general",
                 language=_language(metadata, user_text), prompt=tuple(prompt),
-                final_answer=_text(row.get("final_answer")), subtasks=tuple(subtasks),
+                final_answer=answer_text(row.get("final_answer")), subtasks=tuple(subtasks),
                 tools=tuple(needed), distractor_tools=tuple(distractors))
     return Draft(task, "rl", [], notes)
 

@@ -1,0 +1,227 @@
+"""Stage 1: a main question, its final answer and a decomposition trace, from one input row.
+
+Input rows have ASTRA's data shapes (research/astra.md A.0):
+
+* ``{"domain", "knowledge_corpus"}`` (``knowledge/*/domains.jsonl``, empty
+  corpus: unconditional generation; ``knowledge/en/context.jsonl``: a user
+  background the answers must agree with): mode ``"knowledge"``;
+* ``{"question", "domain"}`` (``knowledge/en/questions.jsonl``): mode
+  ``"question"``, decompose the given question.
+
+The reply must be one JSON object (``scenario_type``, ``main_question``,
+``final_answer``, ``decomposition_trace``) satisfying :data:`GENERATE_SCHEMA`;
+its trace must then pass :func:`synth.trace.validate_trace` and have a depth
+(deepest ``hop_level``) within ``[min_hops, max_hops]``. Anything else is a
+:class:`~synth.stages.base.StageFailure`.
+
+The output row is ASTRA's step-1 processed row: the four reply fields plus
+``uuid`` (deterministic) and ``_metadata`` (``domain``, ``language``,
+``knowledge_corpus``, ``model_name``, ``min_num_hops``, ``max_num_hops``, and
+ours: ``mode``, ``prompt_version``, ``attempt``, ``question`` in question
+mode), and a ``provenance`` list with this stage's entry.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import uuid as uuidlib
+from collections.abc import Mapping
+from typing import Any
+
+from synth.llm import LLMClient
+from synth.prompts import load_prompt
+
+from .base import (
+    ID_SCHEMA,
+    CallTally,
+    StageFailure,
+    ask,
+    detect_language,
+    provenance_entry,
+    valid_trace,
+    with_provenance,
+)
+
+__all__ = ["GENERATE_SCHEMA", "MODES", "STAGE", "detect_mode", "generate", "row_uuid"]
+
+STAGE = "generate"
+MODES = ("knowledge", "question")
+
+_ANSWER: dict[str, Any] = {"anyOf": [{"type": "string", "minLength": 1}, {"type": "number"},
+                                     {"type": "boolean"}]}
+
+GENERATE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["scenario_type", "main_question", "final_answer", "decomposition_trace"],
+    "properties": {
+        "scenario_type": {"type": "string", "minLength": 1},
+        "main_question": {"type": "string", "minLength": 1},
+        "final_answer": _ANSWER,
+        "decomposition_trace": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["_uuid", "hop_level", "sub_question", "sub_answer", "dependency"],
+                "properties": {
+                    "_uuid": ID_SCHEMA,
+                    "hop_level": {"type": "integer"},
+                    "sub_question": {"type": "string", "minLength": 1},
+                    "sub_answer": _ANSWER,
+                    "dependency": {"anyOf": [{"type": "null"},
+                                             {"type": "array", "items": ID_SCHEMA}]},
+                    "is_parallel": {"type": "boolean"},
+                },
+            },
+        },
+    },
+}
+"""The JSON schema a generation reply must satisfy."""
+
+
+def detect_mode(record: Mapping[str, Any]) -> str:
+    """The generation mode an input row's keys call for.
+
+    Args:
+        record: The input row.
+
+    Returns:
+        ``"question"`` when it has a ``question``, ``"knowledge"`` when it has
+        ``knowledge_corpus`` or only a ``domain``.
+
+    Raises:
+        StageFailure: It has none of those keys.
+
+    Example:
+        >>> detect_mode({"question": "q?", "domain": "flights"})
+        'question'
+        >>> detect_mode({"domain": "bank", "knowledge_corpus": ""})
+        'knowledge'
+    """
+    if "question" in record:
+        return "question"
+    if "knowledge_corpus" in record or "domain" in record:
+        return "knowledge"
+    keys = ", ".join(sorted(map(str, record))[:8]) or "none"
+    raise StageFailure(STAGE, "input row has neither question nor domain/knowledge_corpus "
+                              f"(keys: {keys})")
+
+
+def row_uuid(record: Mapping[str, Any], attempt: int, min_hops: int, max_hops: int) -> str:
+    """A deterministic row id: a hash of the input row, the attempt and the hop range.
+
+    Args:
+        record: The input row.
+        attempt: The generation attempt (0 for the first).
+        min_hops: The least hop depth asked for.
+        max_hops: The most hop depth asked for.
+
+    Returns:
+        A UUID-formatted string.
+
+    Example:
+        >>> row_uuid({"domain": "bank"}, 0, 1, 5) == row_uuid({"domain": "bank"}, 0, 1, 5)
+        True
+        >>> row_uuid({"domain": "bank"}, 0, 1, 5) == row_uuid({"domain": "bank"}, 1, 1, 5)
+        False
+    """
+    canonical = json.dumps({"record": record, "attempt": attempt, "hops": [min_hops, max_hops]},
+                           ensure_ascii=False, sort_keys=True, default=str)
+    return str(uuidlib.UUID(bytes=hashlib.sha256(canonical.encode("utf-8")).digest()[:16]))
+
+
+def _text_field(record: Mapping[str, Any], key: str, *, required: bool) -> str:
+    value = record.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise StageFailure(STAGE, f"input row: {key} must be a non-empty string, not {value!r}")
+    return value.strip()
+
+
+def _source_block(mode: str, corpus: str, question: str) -> str:
+    if mode == "question":
+        return ("The main question is given. Use it as `main_question` without changing it, and "
+                f"decompose it:\n{question}")
+    if corpus:
+        return ("Background knowledge (build the task on it; every answer must agree with it):\n"
+                f"{corpus}")
+    return ("No background knowledge is given: invent a plausible, specific situation in this "
+            "domain, with concrete names, dates and amounts.")
+
+
+async def generate(record: Mapping[str, Any], client: LLMClient, *, mode: str | None = None,
+                   min_hops: int = 1, max_hops: int = 5, attempt: int = 0,
+                   temperature: float | None = 1.0, max_tokens: int | None = None,
+                   language: str | None = None) -> dict[str, Any]:
+    """Generate one question with its decomposition trace from an input row.
+
+    Args:
+        record: The input row (not modified).
+        client: The LLM client.
+        mode: ``"knowledge"`` or ``"question"``; detected from the keys when ``None``.
+        min_hops: The least allowed trace depth (deepest ``hop_level``).
+        max_hops: The most allowed trace depth.
+        attempt: The attempt number; a retry of a failed row passes a higher
+            one, which changes the request (``seed``) and the row's ``uuid``.
+        temperature: Sampling temperature.
+        max_tokens: Completion length cap (``None``: the server's).
+        language: The ``_metadata.language``; detected (zh/en) when ``None``.
+
+    Returns:
+        The generated row (a new dict).
+
+    Raises:
+        StageFailure: Bad input row, the LLM call failed or its reply is
+            invalid, the trace is not a layered DAG, or its depth is out of range.
+        ValueError: Bad arguments (a bug in the caller, not a row failure).
+    """
+    if not 1 <= min_hops <= max_hops:
+        raise ValueError(f"need 1 <= min_hops <= max_hops, got {min_hops}..{max_hops}")
+    if attempt < 0:
+        raise ValueError(f"attempt must be >= 0, not {attempt}")
+    if not isinstance(record, Mapping):
+        raise StageFailure(STAGE, f"input row must be an object, not {type(record).__name__}")
+    mode = detect_mode(record) if mode is None else mode
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    question = _text_field(record, "question", required=True) if mode == "question" else ""
+    corpus = _text_field(record, "knowledge_corpus", required=False) if mode == "knowledge" else ""
+    domain = _text_field(record, "domain", required=mode == "knowledge") or "general"
+
+    prompt = load_prompt("generate")
+    content = prompt.render(domain=domain, source_block=_source_block(mode, corpus, question),
+                            min_hops=min_hops, max_hops=max_hops)
+    tally = CallTally()
+    extra = {"seed": attempt} if attempt else {}
+    reply = await ask(client, STAGE, "generation", content, schema=GENERATE_SCHEMA,
+                      temperature=temperature, max_tokens=max_tokens, tally=tally, **extra)
+
+    candidate = {key: copy.deepcopy(reply[key]) for key in
+                 ("scenario_type", "main_question", "final_answer", "decomposition_trace")}
+    nodes = valid_trace(candidate, STAGE)
+    depth = max(node.hop_level for node in nodes)
+    if not min_hops <= depth <= max_hops:
+        raise StageFailure(STAGE, f"trace depth {depth} (deepest hop_level) is outside the "
+                                  f"allowed range [{min_hops}, {max_hops}]")
+
+    metadata: dict[str, Any] = {
+        "domain": domain,
+        "language": language or detect_language(domain, corpus, question,
+                                                candidate["main_question"]),
+        "knowledge_corpus": corpus,
+        "model_name": client.model,
+        "min_num_hops": min_hops,
+        "max_num_hops": max_hops,
+        "mode": mode,
+        "prompt_version": prompt.version,
+        "attempt": attempt,
+    }
+    if mode == "question":
+        metadata["question"] = question
+    row = {**candidate, "uuid": row_uuid(record, attempt, min_hops, max_hops),
+           "_metadata": metadata}
+    row["provenance"] = with_provenance(record, provenance_entry(STAGE, client, prompt, tally))
+    return row

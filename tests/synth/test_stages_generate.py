@@ -1,0 +1,172 @@
+"""synth.stages.generate against a scripted OpenAI-compatible server, real ASTRA input rows."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from llm_server import ScriptedLLMServer
+
+from synth.llm import LLMClient
+from synth.stages import StageFailure, generate
+from synth.stages.generate import detect_mode, row_uuid
+from synth.trace import validate_trace
+
+DATA = Path("/work/shared/astra-data/knowledge")
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="ASTRA input data not available")
+
+
+def first_row(name: str) -> dict[str, Any]:
+    with open(DATA / "en" / name, encoding="utf-8") as lines:
+        return json.loads(lines.readline())
+
+
+def reply(trace: list[dict[str, Any]] | None = None, **fields: Any) -> str:
+    body = {"scenario_type": "Multi-Hop",
+            "main_question": "Is tomorrow evening in Albuquerque good for a rooftop party?",
+            "final_answer": "Yes: calm, dry, sunset at 19:22",
+            "decomposition_trace": trace if trace is not None else TRACE, **fields}
+    return "<think>plan</think>\n```json\n" + json.dumps(body) + "\n```"
+
+
+TRACE = [
+    {"_uuid": 1, "hop_level": 1, "sub_question": "When is sunset in Albuquerque on 2025-09-04?",
+     "sub_answer": "19:22", "dependency": None, "is_parallel": True},
+    {"_uuid": 2, "hop_level": 1, "sub_question": "What wind is forecast there that evening?",
+     "sub_answer": "5 mph", "dependency": None, "is_parallel": True},
+    {"_uuid": 3, "hop_level": 2, "sub_question": "Is 5 mph wind at 19:22 calm for a party?",
+     "sub_answer": "Yes", "dependency": [1, 2], "is_parallel": False},
+]
+
+
+def run(script: Any, record: Any, tmp_path: Path, *, retries: int = 0,
+        **kwargs: Any) -> tuple[dict[str, Any] | StageFailure, ScriptedLLMServer]:
+    """Run generate once; returns the row or the StageFailure, and the server."""
+    with ScriptedLLMServer(script) as server:
+        client = LLMClient("gen-model", base_url=server.base_url, api_key="k",
+                           cache_dir=tmp_path / "cache", max_retries=retries, backoff=0.0,
+                           timeout=5.0)
+
+        async def main() -> dict[str, Any]:
+            async with client:
+                return await generate(record, client, **kwargs)
+
+        try:
+            return asyncio.run(main()), server
+        except StageFailure as failure:
+            return failure, server
+
+
+def test_success_on_a_real_context_row(tmp_path):
+    record = first_row("context.jsonl")
+    original = copy.deepcopy(record)
+    row, server = run([reply()], record, tmp_path, min_hops=2, max_hops=3)
+    assert isinstance(row, dict), row
+    assert record == original  # never mutated
+    assert row["decomposition_trace"] == TRACE and row["scenario_type"] == "Multi-Hop"
+    assert validate_trace(row["decomposition_trace"])[1] == []
+    assert row["uuid"] == row_uuid(record, 0, 2, 3)
+    assert row["_metadata"] == {
+        "domain": "weather", "language": "en", "knowledge_corpus": record["knowledge_corpus"],
+        "model_name": "gen-model", "min_num_hops": 2, "max_num_hops": 3,
+        "mode": "knowledge", "prompt_version": "1", "attempt": 0}
+    assert row["provenance"] == [{"stage": "generate", "model": "gen-model",
+                                  "prompt_version": "1", "attempts": 1, "cached": False,
+                                  "calls": 1, "usage": row["provenance"][0]["usage"]}]
+    body = server.chat_requests[0].body
+    prompt = body["messages"][0]["content"]
+    assert "Albuquerque" in prompt and "between 2 and 3" in prompt and "Domain: weather" in prompt
+    assert body["temperature"] == 1.0 and "seed" not in body
+
+    again, server = run([], record, tmp_path, min_hops=2, max_hops=3)  # from the cache
+    assert isinstance(again, dict) and server.chat_requests == []
+    assert again["uuid"] == row["uuid"]
+    assert again["provenance"][0]["cached"] is True and again["provenance"][0]["attempts"] == 0
+
+
+def test_question_mode_and_unconditional_mode(tmp_path):
+    question = first_row("questions.jsonl")
+    assert detect_mode(question) == "question"
+    row, server = run([reply(main_question=question["question"])], question, tmp_path)
+    assert isinstance(row, dict), row
+    assert row["_metadata"]["mode"] == "question"
+    assert row["_metadata"]["question"] == question["question"]
+    assert row["_metadata"]["domain"] == question["domain"]
+    assert question["question"] in server.chat_requests[0].body["messages"][0]["content"]
+
+    domain = first_row("domains.jsonl")
+    row, server = run([reply()], domain, tmp_path)
+    assert isinstance(row, dict) and row["_metadata"]["knowledge_corpus"] == ""
+    assert "No background knowledge" in server.chat_requests[0].body["messages"][0]["content"]
+
+
+def test_attempt_changes_uuid_and_request(tmp_path):
+    record = first_row("context.jsonl")
+    row, server = run([reply()], record, tmp_path, attempt=2)
+    assert isinstance(row, dict)
+    assert row["uuid"] != row_uuid(record, 0, 1, 5) and row["uuid"] == row_uuid(record, 2, 1, 5)
+    assert server.chat_requests[0].body["seed"] == 2
+
+
+@pytest.mark.parametrize("content, reason", [
+    ("I cannot help with that.", "extraction failed"),
+    ('{"question": "q", "answer": "a"}', "validation failed"),
+    (reply(trace=[]), "validation failed"),
+    (reply(trace=[{**TRACE[0], "hop_level": "one"}]), "validation failed"),
+])
+def test_unusable_replies_fail_with_the_reason(tmp_path, content, reason):
+    failure, _ = run([content], first_row("context.jsonl"), tmp_path)
+    assert isinstance(failure, StageFailure)
+    assert failure.stage == "generate" and reason in failure.reason
+    assert failure.as_dict() == {"stage": "generate", "reason": failure.reason}
+
+
+def test_invalid_reply_is_retried_then_fails_closed(tmp_path):
+    failure, server = run(["not json", "still not json"], first_row("context.jsonl"), tmp_path,
+                          retries=1)
+    assert isinstance(failure, StageFailure) and "after 2 attempts" in failure.reason
+    assert len(server.chat_requests) == 2
+
+
+def test_http_error_fails(tmp_path):
+    failure, _ = run([{"status": 500}], first_row("context.jsonl"), tmp_path)
+    assert isinstance(failure, StageFailure) and "500" in failure.reason
+
+
+@pytest.mark.parametrize("trace, reason", [
+    ([{**TRACE[0], "dependency": [3]}, TRACE[1], TRACE[2]],
+     "sub-question 1 (hop 1) depends on 3 (hop 2); dependencies must be in earlier hops"),
+    ([TRACE[0], TRACE[1], {**TRACE[2], "dependency": [1, 9]}],
+     "sub-question 3 depends on _uuid 9, which is not in the trace"),
+    ([TRACE[0], {**TRACE[1], "_uuid": 1}],
+     "_uuid 1 is used by two sub-questions"),
+    ([{**TRACE[0], "hop_level": 0}], "sub-question 1 has hop_level 0"),
+])
+def test_broken_dag_fails(tmp_path, trace, reason):
+    failure, _ = run([reply(trace=trace)], first_row("context.jsonl"), tmp_path)
+    assert isinstance(failure, StageFailure)
+    assert failure.reason.startswith("invalid decomposition_trace: ") and reason in failure.reason
+
+
+@pytest.mark.parametrize("hops, depth", [((3, 5), 2), ((1, 1), 2)])
+def test_hop_depth_out_of_range_fails(tmp_path, hops, depth):
+    failure, _ = run([reply()], first_row("context.jsonl"), tmp_path, min_hops=hops[0],
+                     max_hops=hops[1])
+    assert isinstance(failure, StageFailure)
+    assert failure.reason == (f"trace depth {depth} (deepest hop_level) is outside the allowed "
+                              f"range [{hops[0]}, {hops[1]}]")
+
+
+def test_bad_input_rows_fail_without_a_call(tmp_path):
+    failure, server = run([], {"title": "x"}, tmp_path)
+    assert isinstance(failure, StageFailure) and "neither question nor domain" in failure.reason
+    failure, _ = run([], {"question": " ", "domain": "flights"}, tmp_path)
+    assert isinstance(failure, StageFailure) and "question must be a non-empty string" in (
+        failure.reason)
+    assert server.chat_requests == []
+    with pytest.raises(ValueError, match="min_hops"):
+        run([], first_row("context.jsonl"), tmp_path, min_hops=3, max_hops=2)
