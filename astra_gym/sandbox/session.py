@@ -287,6 +287,9 @@ class InProcessSession:
             binding = (accepted, frozenset(required))
             self._bindings[func] = binding
         accepted, required = binding
+        keys = kwargs.keys()
+        if (accepted is None or accepted >= keys) and required <= keys:
+            return None  # the common case, decided by two C-level set comparisons
         if accepted is not None:
             unknown = [key for key in kwargs if key not in accepted]
             if unknown:
