@@ -8,6 +8,8 @@ Subcommands:
     compile        Compile ASTRA rows (step 4, step 5 or RL) into an env pack.
     run            Run an agent (oracle, random, openai) over an astra env.
     validate       Run the soundness checks over every task of an env or pack.
+    synth run      Run the environment-synthesis pipeline (generate..compile).
+    synth stats    Counts, failure reasons, histograms and tokens of a synth run.
 """
 
 from __future__ import annotations
@@ -233,6 +235,96 @@ def _validate(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _synth_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from synth.llm import LLMClient
+    from synth.runner import RunInputError, parse_stages, run_pipeline
+
+    try:
+        stages = parse_stages(args.stages)
+        if "generate" in stages and not args.inputs:
+            raise RunInputError("--input is needed when the generate stage runs")
+        out = Path(args.out)
+        client = LLMClient(args.model, base_url=args.base_url, api_key=args.api_key,
+                           cache_dir=args.cache_dir or out / "cache", offline=args.offline,
+                           concurrency=args.concurrency, timeout=args.timeout,
+                           max_retries=args.max_retries)
+
+        async def main() -> Any:
+            async with client:
+                return await run_pipeline(
+                    [Path(p) for p in args.inputs or []], out, client, stages=stages,
+                    min_hops=args.min_hops, max_hops=args.max_hops, threshold=args.threshold,
+                    keep_percentile=args.keep_percentile, pack_name=args.name, jobs=args.jobs,
+                    progress=False if args.quiet else None)
+
+        summary = asyncio.run(main())
+    except (RunInputError, ValueError) as exc:
+        print(f"astra-gym synth run: error: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(summary.format())
+    if not summary.complete:
+        print("astra-gym synth run: the offline cache lacks replies for some records",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _synth_stats(args: argparse.Namespace) -> int:
+    from synth.runner import format_stats, stats
+
+    try:
+        data = stats(args.run_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"astra-gym synth stats: error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else format_stats(data))
+    return 0
+
+
+def _add_synth(commands: Any) -> None:
+    synth = commands.add_parser("synth", help="synthesize tool-use environments with an LLM")
+    synth_commands = synth.add_subparsers(dest="synth_command", required=True)
+    run = synth_commands.add_parser(
+        "run", help="run the synthesis pipeline",
+        description="Run generate, necessity, verify, tools, merge and compile over input rows "
+                    "with any OpenAI-compatible model. Resumable: a rerun with the same "
+                    "arguments skips what RUN_DIR already holds. Exits 0 when the run "
+                    "finished (whatever failed), 1 when the offline cache missed replies, "
+                    "2 for unusable input.")
+    run.add_argument("--input", dest="inputs", nargs="+", metavar="FILE",
+                     help="input JSONL files (domain/knowledge_corpus or question rows)")
+    run.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory")
+    run.add_argument("--model", required=True, help="model name")
+    run.add_argument("--base-url", help="OpenAI-compatible endpoint (or OPENAI_BASE_URL)")
+    run.add_argument("--api-key", help="API key (default: OPENAI_API_KEY)")
+    run.add_argument("--offline", action="store_true",
+                     help="answer only from the response cache (replay a finished run)")
+    run.add_argument("--cache-dir", help="response cache (default: RUN_DIR/cache)")
+    run.add_argument("--concurrency", type=int, default=8,
+                     help="requests and records in flight (default 8)")
+    run.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    run.add_argument("--max-retries", type=int, default=3, help="retries per request")
+    run.add_argument("--stages", default="generate..compile",
+                     help="a range (generate..compile) or a comma list")
+    run.add_argument("--min-hops", type=int, default=1)
+    run.add_argument("--max-hops", type=int, default=5)
+    keep = run.add_mutually_exclusive_group()
+    keep.add_argument("--threshold", type=float, help="keep verified rows scoring at least X")
+    keep.add_argument("--keep-percentile", type=float,
+                      help="keep verified rows at or above this percentile of the run")
+    run.add_argument("--name", default="synth", help="pack name (default synth)")
+    run.add_argument("--jobs", type=int, default=1, help="compiler worker processes")
+    run.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    run.set_defaults(handler=_synth_run)
+    stats_ = synth_commands.add_parser("stats", help="summarize a synth run directory")
+    stats_.add_argument("run_dir", metavar="RUN_DIR")
+    stats_.add_argument("--json", action="store_true", help="print JSON")
+    stats_.set_defaults(handler=_synth_stats)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="astra-gym", description="Gymnasium environments for tool-using LLM agents.")
@@ -317,6 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate_.add_argument("--write-manifest", action="store_true",
                            help="store the per-check summary in the pack's manifest.json")
     validate_.set_defaults(handler=_validate)
+    _add_synth(commands)
     return parser
 
 
