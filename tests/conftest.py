@@ -1,10 +1,19 @@
-"""Fixtures shared by every test package."""
+"""Fixtures and settings shared by every test package."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from astra_gym.sandbox import Sandbox
+
+# CI runs hypothesis derandomized (ASTRA_HYPOTHESIS_PROFILE=ci in .ci/run): a red CI
+# must mean a regression, not an unlucky draw. Locally the default profile keeps
+# exploring new examples on every run.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile(os.environ.get("ASTRA_HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")
