@@ -238,11 +238,13 @@ def _validate(args: argparse.Namespace) -> int:
 def _synth_run(args: argparse.Namespace) -> int:
     import asyncio
 
+    from synth.executors import make_executor
     from synth.llm import LLMClient
     from synth.runner import RunInputError, parse_stages, run_pipeline
 
     try:
         stages = parse_stages(args.stages)
+        executor = make_executor(args.executor, address=args.ray_address)
         if "generate" in stages and not args.inputs:
             raise RunInputError("--input is needed when the generate stage runs")
         out = Path(args.out)
@@ -257,10 +259,13 @@ def _synth_run(args: argparse.Namespace) -> int:
                     [Path(p) for p in args.inputs or []], out, client, stages=stages,
                     min_hops=args.min_hops, max_hops=args.max_hops, threshold=args.threshold,
                     keep_percentile=args.keep_percentile, pack_name=args.name, jobs=args.jobs,
-                    progress=False if args.quiet else None)
+                    progress=False if args.quiet else None, executor=executor)
 
-        summary = asyncio.run(main())
-    except (RunInputError, ValueError) as exc:
+        try:
+            summary = asyncio.run(main())
+        finally:
+            executor.close()
+    except (RunInputError, ValueError, ImportError) as exc:
         print(f"astra-gym synth run: error: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:
@@ -317,6 +322,11 @@ def _add_synth(commands: Any) -> None:
                       help="keep verified rows at or above this percentile of the run")
     run.add_argument("--name", default="synth", help="pack name (default synth)")
     run.add_argument("--jobs", type=int, default=1, help="compiler worker processes")
+    run.add_argument("--executor", choices=["local", "ray"], default="local",
+                     help="where records run: local asyncio tasks (default) or Ray tasks "
+                          '(needs pip install "astra-gym[ray]")')
+    run.add_argument("--ray-address", metavar="ADDR",
+                     help="Ray cluster to join with --executor ray (default: a local one)")
     run.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     run.set_defaults(handler=_synth_run)
     stats_ = synth_commands.add_parser("stats", help="summarize a synth run directory")

@@ -29,16 +29,16 @@ by the input record's ``uuid``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from astra_gym.progress import Progress
+from synth.executors import Executor, LocalExecutor, Outcome, StageSpec
 
 __all__ = ["STAGES", "RunInputError", "RunSummary", "parse_stages", "run_pipeline", "stats"]
 
@@ -246,40 +246,31 @@ class _OfflineGap(Exception):
     pass
 
 
-async def _run_stage(name: str, items: list[_Item], journal: Journal,
-                     call: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
+async def _run_stage(name: str, items: list[_Item], journal: Journal, spec: StageSpec,
+                     executor: Executor, client: Any, sandbox: Callable[[], Any],
                      failed_row: Callable[[_Item, dict[str, str]], dict[str, Any]],
                      limit: int, progress: bool | None,
                      summary: RunSummary) -> list[dict[str, Any]]:
     """Run one stage over its items; return its successes in input order."""
-    from synth.llm import OfflineMiss
-    from synth.stages import StageFailure
-
     todo = [item for item in items if item.key not in journal.rows]
     counts = {"input": len(items), "skipped": len(items) - len(todo), "ok": 0, "failed": 0}
-    semaphore = asyncio.Semaphore(max(1, limit))
     misses = 0
 
     with Progress(len(items), name, enabled=progress) as bar:
         bar.update(counts["skipped"])
 
-        async def one(item: _Item) -> None:
+        def done(index: int, outcome: Outcome) -> None:
             nonlocal misses
-            async with semaphore:
-                try:
-                    row = await call(item.record)
-                except OfflineMiss:
-                    misses += 1
-                    return
-                except StageFailure as failure:
-                    row = failed_row(item, failure.as_dict())
-                except Exception as exc:  # a bug must not stop the other records
-                    row = failed_row(item, StageFailure(
-                        name, f"unexpected error: {type(exc).__name__}: {exc}").as_dict())
+            kind, value = outcome
+            if kind == "miss":
+                misses += 1
+                return
+            row = value if kind == "ok" else failed_row(todo[index], value)
             journal.append(row)
             bar.update()
 
-        await asyncio.gather(*(one(item) for item in todo))
+        await executor.map(spec, [item.record for item in todo], client=client,
+                           sandbox=sandbox, limit=limit, done=done)
 
     ok, failed = [], []
     for item in items:
@@ -323,7 +314,8 @@ async def run_pipeline(inputs: Sequence[Path], out: Path, client: Any, *,
                        stages: Sequence[str] = STAGES, min_hops: int = 1, max_hops: int = 5,
                        threshold: float | None = None, keep_percentile: float | None = None,
                        pack_name: str = "synth", jobs: int = 1,
-                       progress: bool | None = None) -> RunSummary:
+                       progress: bool | None = None,
+                       executor: Executor | None = None) -> RunSummary:
     """Run the synthesis stages over JSONL files, resuming whatever a previous run finished.
 
     Args:
@@ -340,6 +332,9 @@ async def run_pipeline(inputs: Sequence[Path], out: Path, client: Any, *,
         pack_name: The compiled pack's name.
         jobs: Worker processes for the compiler's replays.
         progress: Progress bars (default: when stderr is a terminal).
+        executor: Where the records of a stage run (default:
+            :class:`~synth.executors.LocalExecutor`). Every executor writes the
+            same files; the caller closes it.
 
     Returns:
         The run summary.
@@ -350,7 +345,7 @@ async def run_pipeline(inputs: Sequence[Path], out: Path, client: Any, *,
         ValueError: Bad arguments (unknown stage, both threshold and percentile).
     """
     from astra_gym.sandbox import Sandbox
-    from synth.stages import generate, keep_rows, merge_tools, necessity, synthesize_tools, verify
+    from synth.stages import keep_rows
     from synth.stages.generate import row_uuid
 
     unknown = [name for name in stages if name not in STAGES]
@@ -368,6 +363,14 @@ async def run_pipeline(inputs: Sequence[Path], out: Path, client: Any, *,
     out.mkdir(parents=True, exist_ok=True)
 
     sandbox: Sandbox | None = None
+    executor = executor if executor is not None else LocalExecutor()
+
+    def shared_sandbox() -> Sandbox:
+        nonlocal sandbox
+        if sandbox is None:
+            sandbox = Sandbox(isolation="process")
+        return sandbox
+
     try:
         rows: list[dict[str, Any]] | None = None
         for name in wanted:
@@ -388,9 +391,6 @@ async def run_pipeline(inputs: Sequence[Path], out: Path, client: Any, *,
                     seen.add(key)
                     items.append(_Item(key, record))
 
-                async def call(record: dict[str, Any]) -> dict[str, Any]:
-                    return await generate(record, client, min_hops=min_hops, max_hops=max_hops)
-
                 def failed(item: _Item, failure: dict[str, str]) -> dict[str, Any]:
                     return {**item.record, "uuid": item.key, "failure": failure}
             else:
@@ -399,22 +399,10 @@ async def run_pipeline(inputs: Sequence[Path], out: Path, client: Any, *,
                 def failed(item: _Item, failure: dict[str, str]) -> dict[str, Any]:
                     return {**item.record, "failure": failure}
 
-                if name in ("tools", "merge") and sandbox is None:
-                    sandbox = Sandbox(isolation="process")
-                box = sandbox
-                function: Any = {"necessity": necessity, "verify": verify}.get(name)
-
-                async def call(record: dict[str, Any], name: str = name, box: Any = box,
-                               function: Any = function) -> dict[str, Any]:
-                    if name == "tools":
-                        return await synthesize_tools(record, client, box)
-                    if name == "merge":
-                        return await merge_tools(record, client, box)
-                    return await function(record, client)
-
+            spec = StageSpec(name, min_hops=min_hops, max_hops=max_hops)
             try:
-                rows = await _run_stage(name, items, journal, call, failed, limit, progress,
-                                        summary)
+                rows = await _run_stage(name, items, journal, spec, executor, client,
+                                        shared_sandbox, failed, limit, progress, summary)
             except _OfflineGap:
                 break
             if name == "verify":

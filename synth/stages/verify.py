@@ -147,7 +147,12 @@ class _Checker:
                     "verdict": reply["verdict"], "reason": reply.get("reason", ""),
                     "score": int(reply["verdict"] == "matched")}
 
-        items = await asyncio.gather(*(one(node) for node in self.nodes if node.depends_on))
+        results = await asyncio.gather(*(one(node) for node in self.nodes if node.depends_on),
+                                       return_exceptions=True)
+        for result in results:  # the first failure in trace order, not in finishing order
+            if isinstance(result, BaseException):
+                raise result
+        items = list(results)
         if not items:
             return {"score": 1.0, "items": [], "note": "no sub-question has dependencies"}
         return {"score": _mean([item["score"] for item in items]), "items": list(items)}
