@@ -9,6 +9,7 @@ Subcommands:
     run            Run an agent (oracle, random, openai) over an astra env.
     validate       Run the soundness checks over every task of an env or pack.
     synth run      Run the environment-synthesis pipeline (generate..compile).
+    synth STAGE    One stage (generate, necessity, verify, tools, merge, compile).
     synth stats    Counts, failure reasons, histograms and tokens of a synth run.
 """
 
@@ -235,6 +236,45 @@ def _validate(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _stage_options(temperatures: list[str] | None,
+                   max_tokens: list[str] | None) -> dict[str, dict[str, Any]]:
+    """``--temperature STAGE=VALUE`` and ``--max-tokens STAGE=N`` as per-stage options.
+
+    Args:
+        temperatures: The ``--temperature`` values.
+        max_tokens: The ``--max-tokens`` values.
+
+    Returns:
+        ``{stage: {"temperature": float, "max_tokens": int}}``.
+
+    Raises:
+        ValueError: A value not of the form STAGE=VALUE, an unknown stage or a bad number.
+    """
+    from synth.runner import STAGES
+
+    llm_stages = STAGES[:-1]
+    options: dict[str, dict[str, Any]] = {}
+    for flag, key, values, convert in (("--temperature", "temperature", temperatures, float),
+                                       ("--max-tokens", "max_tokens", max_tokens, int)):
+        for text in values or []:
+            stage, sep, value = text.partition("=")
+            stage = stage.strip()
+            if not sep or not stage:
+                raise ValueError(f"{flag} wants STAGE=VALUE, not {text!r}")
+            if stage not in llm_stages:
+                raise ValueError(f"{flag}: unknown stage {stage!r} (stages: "
+                                 f"{', '.join(llm_stages)})")
+            try:
+                number = convert(value.strip())
+            except ValueError:
+                raise ValueError(f"{flag} {text!r}: {value.strip()!r} is not "
+                                 f"{'a number' if convert is float else 'an integer'}") from None
+            if number < 0 or (convert is int and number == 0):
+                raise ValueError(f"{flag} {text!r}: the value must be positive")
+            options.setdefault(stage, {})[key] = number
+    return options
+
+
 def _synth_run(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -242,8 +282,10 @@ def _synth_run(args: argparse.Namespace) -> int:
     from synth.llm import LLMClient
     from synth.runner import RunInputError, parse_stages, run_pipeline
 
+    command = f"astra-gym synth {getattr(args, 'synth_command', 'run')}"
     try:
         stages = parse_stages(args.stages)
+        stage_options = _stage_options(args.temperature, args.max_tokens)
         executor = make_executor(args.executor, address=args.ray_address)
         if "generate" in stages and not args.inputs:
             raise RunInputError("--input is needed when the generate stage runs")
@@ -259,19 +301,20 @@ def _synth_run(args: argparse.Namespace) -> int:
                     [Path(p) for p in args.inputs or []], out, client, stages=stages,
                     min_hops=args.min_hops, max_hops=args.max_hops, threshold=args.threshold,
                     keep_percentile=args.keep_percentile, pack_name=args.name, jobs=args.jobs,
-                    progress=False if args.quiet else None, executor=executor)
+                    progress=False if args.quiet else None, executor=executor,
+                    mode=args.mode, stage_options=stage_options)
 
         try:
             summary = asyncio.run(main())
         finally:
             executor.close()
     except (RunInputError, ValueError, ImportError) as exc:
-        print(f"astra-gym synth run: error: {exc}", file=sys.stderr)
+        print(f"{command}: error: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:
         print(summary.format())
     if not summary.complete:
-        print("astra-gym synth run: the offline cache lacks replies for some records",
+        print(f"{command}: the offline cache lacks replies for some records",
               file=sys.stderr)
         return 1
     return 0
@@ -289,18 +332,24 @@ def _synth_stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_synth(commands: Any) -> None:
-    synth = commands.add_parser("synth", help="synthesize tool-use environments with an LLM")
-    synth_commands = synth.add_subparsers(dest="synth_command", required=True)
-    run = synth_commands.add_parser(
-        "run", help="run the synthesis pipeline",
-        description="Run generate, necessity, verify, tools, merge and compile over input rows "
-                    "with any OpenAI-compatible model. Resumable: a rerun with the same "
-                    "arguments skips what RUN_DIR already holds. Exits 0 when the run "
-                    "finished (whatever failed), 1 when the offline cache missed replies, "
-                    "2 for unusable input.")
+def _add_run_options(run: argparse.ArgumentParser, *, stages: bool) -> None:
+    """The options of ``synth run`` and of its one-stage aliases.
+
+    Args:
+        run: The parser.
+        stages: Whether to add ``--stages`` (the aliases fix it).
+    """
     run.add_argument("--input", dest="inputs", nargs="+", metavar="FILE",
-                     help="input JSONL files (domain/knowledge_corpus or question rows)")
+                     help="input JSONL files (domain/knowledge_corpus or question rows), or "
+                          ".json taxonomy trees (one row per leaf example)")
+    run.add_argument("--mode", choices=["auto", "knowledge", "question", "taxonomy"],
+                     default="auto",
+                     help="generate mode (default auto: from each row's keys)")
+    run.add_argument("--temperature", action="append", metavar="STAGE=VALUE",
+                     help="sampling temperature of one stage (repeatable), e.g. "
+                          "generate=1.0")
+    run.add_argument("--max-tokens", action="append", metavar="STAGE=N",
+                     help="completion length cap of one stage (repeatable)")
     run.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory")
     run.add_argument("--model", required=True, help="model name")
     run.add_argument("--base-url", help="OpenAI-compatible endpoint (or OPENAI_BASE_URL)")
@@ -312,8 +361,9 @@ def _add_synth(commands: Any) -> None:
                      help="requests and records in flight (default 8)")
     run.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     run.add_argument("--max-retries", type=int, default=3, help="retries per request")
-    run.add_argument("--stages", default="generate..compile",
-                     help="a range (generate..compile) or a comma list")
+    if stages:
+        run.add_argument("--stages", default="generate..compile",
+                         help="a range (generate..compile) or a comma list")
     run.add_argument("--min-hops", type=int, default=1)
     run.add_argument("--max-hops", type=int, default=5)
     keep = run.add_mutually_exclusive_group()
@@ -328,7 +378,28 @@ def _add_synth(commands: Any) -> None:
     run.add_argument("--ray-address", metavar="ADDR",
                      help="Ray cluster to join with --executor ray (default: a local one)")
     run.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+
+
+def _add_synth(commands: Any) -> None:
+    synth = commands.add_parser("synth", help="synthesize tool-use environments with an LLM")
+    synth_commands = synth.add_subparsers(dest="synth_command", required=True)
+    run = synth_commands.add_parser(
+        "run", help="run the synthesis pipeline",
+        description="Run generate, necessity, verify, tools, merge and compile over input rows "
+                    "with any OpenAI-compatible model. Resumable: a rerun with the same "
+                    "arguments skips what RUN_DIR already holds. Exits 0 when the run "
+                    "finished (whatever failed), 1 when the offline cache missed replies, "
+                    "2 for unusable input.")
+    _add_run_options(run, stages=True)
     run.set_defaults(handler=_synth_run)
+    from synth.runner import STAGES
+
+    for stage in STAGES:
+        alias = synth_commands.add_parser(
+            stage, help=f"run only the {stage} stage (synth run --stages {stage})",
+            description=f"The same as synth run --stages {stage}, with the same options.")
+        _add_run_options(alias, stages=False)
+        alias.set_defaults(handler=_synth_run, stages=stage)
     stats_ = synth_commands.add_parser("stats", help="summarize a synth run directory")
     stats_.add_argument("run_dir", metavar="RUN_DIR")
     stats_.add_argument("--json", action="store_true", help="print JSON")

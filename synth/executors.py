@@ -41,11 +41,16 @@ class StageSpec:
         name: The stage (``generate``, ``necessity``, ``verify``, ``tools``, ``merge``).
         min_hops: The least trace depth asked of generate.
         max_hops: The most trace depth asked of generate.
+        mode: The generate mode (``None``/``"auto"``: from each row's keys).
+        options: Extra keyword arguments of the stage function, as
+            ``((name, value), ...)`` (``temperature``, ``max_tokens``); none: its defaults.
     """
 
     name: str
     min_hops: int = 1
     max_hops: int = 5
+    mode: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,18 +135,19 @@ async def run_record(spec: StageSpec, record: dict[str, Any], client: Any,
         verify,
     )
 
+    options = dict(spec.options)
     try:
         if spec.name == "generate":
             row = await generate(record, client, min_hops=spec.min_hops,
-                                 max_hops=spec.max_hops)
+                                 max_hops=spec.max_hops, mode=spec.mode, **options)
         elif spec.name == "tools":
-            row = await synthesize_tools(record, client, sandbox)
+            row = await synthesize_tools(record, client, sandbox, **options)
         elif spec.name == "merge":
-            row = await merge_tools(record, client, sandbox)
+            row = await merge_tools(record, client, sandbox, **options)
         elif spec.name == "necessity":
-            row = await necessity(record, client)
+            row = await necessity(record, client, **options)
         elif spec.name == "verify":
-            row = await verify(record, client)
+            row = await verify(record, client, **options)
         else:
             raise ValueError(f"no stage function for {spec.name!r}")
     except OfflineMiss:

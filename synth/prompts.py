@@ -32,8 +32,8 @@ from typing import Any
 
 __all__ = ["PROMPT_NAMES", "Prompt", "PromptError", "load_prompt", "parse_prompt"]
 
-PROMPT_NAMES = ("generate", "necessity", "verify_dependency", "verify_atomicity",
-                "verify_sequential", "verify_completeness", "tool_document",
+PROMPT_NAMES = ("generate", "generate_taxonomy", "necessity", "verify_dependency",
+                "verify_atomicity", "verify_sequential", "verify_completeness", "tool_document",
                 "tool_scaling", "tool_call", "tool_code", "merge_cluster",
                 "merge_code", "merge_calls")
 """The templates shipped in ``synth/prompts/``."""

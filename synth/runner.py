@@ -40,10 +40,14 @@ from typing import Any
 from astra_gym.progress import Progress
 from synth.executors import Executor, LocalExecutor, Outcome, StageSpec
 
-__all__ = ["STAGES", "RunInputError", "RunSummary", "parse_stages", "run_pipeline", "stats"]
+__all__ = ["STAGES", "STAGE_OPTIONS", "RunInputError", "RunSummary", "parse_stages",
+           "run_pipeline", "stats"]
 
 STAGES: tuple[str, ...] = ("generate", "necessity", "verify", "tools", "merge", "compile")
 """Every stage, in pipeline order."""
+
+STAGE_OPTIONS: tuple[str, ...] = ("temperature", "max_tokens")
+"""The per-stage sampling options :func:`run_pipeline` passes to the LLM stages."""
 
 _FILES = {name: f"{index:02d}_{name}" for index, name in enumerate(STAGES[:-1], start=1)}
 _VOLATILE = ("cached", "attempts", "usage")
@@ -210,7 +214,27 @@ def _normalized(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read_inputs(inputs: Sequence[Path]) -> list[dict[str, Any]]:
+def _taxonomy_rows(path: Path, text: str, mode: str | None) -> list[dict[str, Any]] | None:
+    """A ``.json`` taxonomy file's leaf rows, or ``None`` when it is not a taxonomy."""
+    from synth.taxonomy import is_taxonomy, taxonomy_leaves
+
+    if path.suffix != ".json":
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if mode == "taxonomy":
+            raise RunInputError(f"{path}: invalid taxonomy JSON: {exc}") from exc
+        return None
+    if not is_taxonomy(data):
+        if mode == "taxonomy":
+            raise RunInputError(f"{path}: not a taxonomy (no leaf with a description or "
+                                "examples)")
+        return None
+    return taxonomy_leaves(data, path.stem)
+
+
+def _read_inputs(inputs: Sequence[Path], mode: str | None = None) -> list[dict[str, Any]]:
     if not inputs:
         raise RunInputError("no input files given")
     rows: list[dict[str, Any]] = []
@@ -219,6 +243,10 @@ def _read_inputs(inputs: Sequence[Path]) -> list[dict[str, Any]]:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise RunInputError(f"cannot read {path}: {exc}") from exc
+        leaves = _taxonomy_rows(Path(path), text, mode)
+        if leaves is not None:
+            rows.extend(leaves)
+            continue
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
@@ -315,11 +343,15 @@ async def run_pipeline(inputs: Sequence[Path], out: Path, client: Any, *,
                        threshold: float | None = None, keep_percentile: float | None = None,
                        pack_name: str = "synth", jobs: int = 1,
                        progress: bool | None = None,
-                       executor: Executor | None = None) -> RunSummary:
+                       executor: Executor | None = None, mode: str | None = None,
+                       stage_options: Mapping[str, Mapping[str, Any]] | None = None,
+                       ) -> RunSummary:
     """Run the synthesis stages over JSONL files, resuming whatever a previous run finished.
 
     Args:
-        inputs: Input JSONL files (rows for the generate stage).
+        inputs: Input JSONL files (rows for the generate stage); a ``.json``
+            file holding a taxonomy tree (:mod:`synth.taxonomy`) is expanded
+            to one row per leaf example.
         out: The run directory (created).
         client: The :class:`~synth.llm.LLMClient` every stage uses; its
             ``concurrency`` also bounds the records in flight per stage.
@@ -335,6 +367,11 @@ async def run_pipeline(inputs: Sequence[Path], out: Path, client: Any, *,
         executor: Where the records of a stage run (default:
             :class:`~synth.executors.LocalExecutor`). Every executor writes the
             same files; the caller closes it.
+        mode: The generate mode (``"knowledge"``, ``"question"``,
+            ``"taxonomy"``; ``None`` or ``"auto"``: from each row's keys).
+        stage_options: Per-stage keyword arguments for the stage functions,
+            ``{stage: {"temperature": t, "max_tokens": n}}``; a stage or
+            option left out keeps the stage's default.
 
     Returns:
         The run summary.
@@ -353,13 +390,27 @@ async def run_pipeline(inputs: Sequence[Path], out: Path, client: Any, *,
         raise ValueError(f"unknown stage(s) {unknown}")
     if threshold is not None and keep_percentile is not None:
         raise ValueError("give threshold or keep_percentile, not both")
+    from synth.stages.generate import MODES
+
+    if mode not in (None, "auto", *MODES):
+        raise ValueError(f"unknown mode {mode!r} (modes: auto, {', '.join(MODES)})")
+    options = {name: dict(values) for name, values in (stage_options or {}).items()}
+    for name, values in options.items():
+        if name not in STAGES[:-1]:
+            raise ValueError(f"unknown stage {name!r} in stage options (stages: "
+                             f"{', '.join(STAGES[:-1])})")
+        extra = sorted(set(values) - set(STAGE_OPTIONS))
+        if extra:
+            raise ValueError(f"unknown option(s) {extra} for stage {name!r} (options: "
+                             f"{', '.join(STAGE_OPTIONS)})")
     if not 1 <= min_hops <= max_hops:
         raise ValueError(f"need 1 <= min_hops <= max_hops, got {min_hops}..{max_hops}")
     out = Path(out)
     summary = RunSummary(out=out)
     limit = getattr(client, "concurrency", 1)
     wanted = [name for name in STAGES if name in stages]
-    raw_inputs = _read_inputs([Path(p) for p in inputs]) if "generate" in wanted else []
+    raw_inputs = (_read_inputs([Path(p) for p in inputs], mode) if "generate" in wanted
+                  else [])
     out.mkdir(parents=True, exist_ok=True)
 
     sandbox: Sandbox | None = None
@@ -399,7 +450,9 @@ async def run_pipeline(inputs: Sequence[Path], out: Path, client: Any, *,
                 def failed(item: _Item, failure: dict[str, str]) -> dict[str, Any]:
                     return {**item.record, "failure": failure}
 
-            spec = StageSpec(name, min_hops=min_hops, max_hops=max_hops)
+            spec = StageSpec(name, min_hops=min_hops, max_hops=max_hops,
+                             mode=mode if name == "generate" else None,
+                             options=tuple(sorted(options.get(name, {}).items())))
             try:
                 rows = await _run_stage(name, items, journal, spec, executor, client,
                                         shared_sandbox, failed, limit, progress, summary)

@@ -6,7 +6,11 @@ Input rows have ASTRA's data shapes (research/astra.md A.0):
   corpus: unconditional generation; ``knowledge/en/context.jsonl``: a user
   background the answers must agree with): mode ``"knowledge"``;
 * ``{"question", "domain"}`` (``knowledge/en/questions.jsonl``): mode
-  ``"question"``, decompose the given question.
+  ``"question"``, decompose the given question;
+* ``{"domain", "knowledge_corpus", "mode": "taxonomy"}`` (a taxonomy leaf from
+  :func:`synth.taxonomy.taxonomy_leaves`; the corpus is the JSON object
+  ``{"description", "example_query"}``): mode ``"taxonomy"``, a task on the
+  leaf's topic, in the spirit of its example query.
 
 The reply must be one JSON object (``scenario_type``, ``main_question``,
 ``final_answer``, ``decomposition_trace``) satisfying :data:`GENERATE_SCHEMA`;
@@ -47,7 +51,7 @@ from .base import (
 __all__ = ["GENERATE_SCHEMA", "MODES", "STAGE", "detect_mode", "generate", "row_uuid"]
 
 STAGE = "generate"
-MODES = ("knowledge", "question")
+MODES = ("knowledge", "question", "taxonomy")
 
 _ANSWER: dict[str, Any] = {"anyOf": [{"type": "string", "minLength": 1}, {"type": "number"},
                                      {"type": "boolean"}]}
@@ -88,8 +92,9 @@ def detect_mode(record: Mapping[str, Any]) -> str:
         record: The input row.
 
     Returns:
-        ``"question"`` when it has a ``question``, ``"knowledge"`` when it has
-        ``knowledge_corpus`` or only a ``domain``.
+        ``"taxonomy"`` when its ``mode`` says so, ``"question"`` when it has a
+        ``question``, ``"knowledge"`` when it has ``knowledge_corpus`` or only a
+        ``domain``.
 
     Raises:
         StageFailure: It has none of those keys.
@@ -100,6 +105,8 @@ def detect_mode(record: Mapping[str, Any]) -> str:
         >>> detect_mode({"domain": "bank", "knowledge_corpus": ""})
         'knowledge'
     """
+    if record.get("mode") == "taxonomy":
+        return "taxonomy"
     if "question" in record:
         return "question"
     if "knowledge_corpus" in record or "domain" in record:
@@ -141,6 +148,23 @@ def _text_field(record: Mapping[str, Any], key: str, *, required: bool) -> str:
     return value.strip()
 
 
+def _taxonomy_leaf(corpus: str) -> tuple[str, str]:
+    """The ``(description, example_query)`` of a taxonomy leaf's corpus JSON."""
+    try:
+        leaf = json.loads(corpus)
+    except json.JSONDecodeError as exc:
+        raise StageFailure(STAGE, f"input row: taxonomy knowledge_corpus is not JSON: "
+                                  f"{exc}") from exc
+    if not isinstance(leaf, dict):
+        raise StageFailure(STAGE, "input row: taxonomy knowledge_corpus must be a JSON object")
+    description, example = leaf.get("description") or "", leaf.get("example_query") or ""
+    if not isinstance(description, str) or not isinstance(example, str) or not (
+            description.strip() or example.strip()):
+        raise StageFailure(STAGE, "input row: taxonomy knowledge_corpus needs a description "
+                                  "or an example_query string")
+    return description.strip(), example.strip()
+
+
 def _source_block(mode: str, corpus: str, question: str) -> str:
     if mode == "question":
         return ("The main question is given. Use it as `main_question` without changing it, and "
@@ -161,7 +185,8 @@ async def generate(record: Mapping[str, Any], client: LLMClient, *, mode: str | 
     Args:
         record: The input row (not modified).
         client: The LLM client.
-        mode: ``"knowledge"`` or ``"question"``; detected from the keys when ``None``.
+        mode: ``"knowledge"``, ``"question"`` or ``"taxonomy"``; detected from
+            the keys when ``None`` or ``"auto"``.
         min_hops: The least allowed trace depth (deepest ``hop_level``).
         max_hops: The most allowed trace depth.
         attempt: The attempt number; a retry of a failed row passes a higher
@@ -184,15 +209,25 @@ async def generate(record: Mapping[str, Any], client: LLMClient, *, mode: str | 
         raise ValueError(f"attempt must be >= 0, not {attempt}")
     if not isinstance(record, Mapping):
         raise StageFailure(STAGE, f"input row must be an object, not {type(record).__name__}")
-    mode = detect_mode(record) if mode is None else mode
+    mode = detect_mode(record) if mode in (None, "auto") else mode
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        raise ValueError(f"mode must be one of {MODES} or 'auto', not {mode!r}")
     question = _text_field(record, "question", required=True) if mode == "question" else ""
-    corpus = _text_field(record, "knowledge_corpus", required=False) if mode == "knowledge" else ""
-    domain = _text_field(record, "domain", required=mode == "knowledge") or "general"
+    corpus = (_text_field(record, "knowledge_corpus", required=mode == "taxonomy")
+              if mode in ("knowledge", "taxonomy") else "")
+    domain = _text_field(record, "domain", required=mode != "question") or "general"
 
     prompt = load_prompt("generate")
-    content = prompt.render(domain=domain, source_block=_source_block(mode, corpus, question),
+    prompts = [prompt]
+    if mode == "taxonomy":
+        description, example = _taxonomy_leaf(corpus)
+        leaf_prompt = load_prompt("generate_taxonomy")
+        prompts.append(leaf_prompt)
+        source_block = leaf_prompt.render(description=description or "(none)",
+                                          example_query=example or "(none)")
+    else:
+        source_block = _source_block(mode, corpus, question)
+    content = prompt.render(domain=domain, source_block=source_block,
                             min_hops=min_hops, max_hops=max_hops)
     tally = CallTally()
     extra = {"seed": attempt} if attempt else {}
@@ -221,7 +256,10 @@ async def generate(record: Mapping[str, Any], client: LLMClient, *, mode: str | 
     }
     if mode == "question":
         metadata["question"] = question
+    if mode == "taxonomy":
+        metadata["taxonomy_prompt_version"] = prompts[1].version
     row = {**candidate, "uuid": row_uuid(record, attempt, min_hops, max_hops),
            "_metadata": metadata}
-    row["provenance"] = with_provenance(record, provenance_entry(STAGE, client, prompt, tally))
+    entry = provenance_entry(STAGE, client, prompt if len(prompts) == 1 else prompts, tally)
+    row["provenance"] = with_provenance(record, entry)
     return row
