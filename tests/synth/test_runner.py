@@ -268,3 +268,39 @@ def test_kill_and_resume_gives_the_uninterrupted_output(finished, tmp_path):
     assert len(read(journal)) == 4  # no lost, no duplicated rows
     for name in VIEWS:
         assert (out / name).read_bytes() == (finished["out"] / name).read_bytes(), name
+
+
+def test_server_errors_and_timeouts_fail_their_records_with_reasons(tmp_path):
+    """A 500 in one record's necessity call and a timeout in another's verify call."""
+    base = script()
+
+    def answer(body: dict[str, Any]) -> dict[str, Any]:
+        text = body["messages"][0]["content"]
+        if "whether an assistant must call a tool" in text and "Porto" in text:
+            return {"status": 500}
+        if "for atomicity" in text and "Madrid" in text:
+            return {**base(body), "delay": 3.0}
+        return base(body)
+
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text("\n".join(input_lines()[:3]) + "\n", encoding="utf-8")
+    out = tmp_path / "run"
+    with ScriptedLLMServer(answer) as server:
+        client = LLMClient(MODEL, base_url=server.base_url, api_key="k",
+                           cache_dir=tmp_path / "cache", concurrency=4, max_retries=1,
+                           backoff=0.0, timeout=1.0)
+
+        async def main() -> RunSummary:
+            async with client:
+                return await run_pipeline([inputs], out, client, min_hops=1, max_hops=3,
+                                          pack_name="trip", progress=False)
+
+        summary = asyncio.run(main())
+    necessity_failures = read(out / "02_necessity.failed.jsonl")
+    verify_failures = read(out / "03_verify.failed.jsonl")
+    assert [f["failure"]["stage"] for f in necessity_failures] == ["necessity"]
+    assert "500" in necessity_failures[0]["failure"]["reason"]
+    assert [f["failure"]["stage"] for f in verify_failures] == ["verify"]
+    assert "atomicity" in verify_failures[0]["failure"]["reason"]
+    assert "time" in verify_failures[0]["failure"]["reason"].lower()
+    assert summary.stages["compile"]["compiled"] == 1  # Lisbon alone reaches the pack
