@@ -56,6 +56,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,6 +173,49 @@ async def _ask(job: _Job, step: str, content: str, schema: Mapping[str, Any]) ->
                         restart=step in ("document", "scaling")) from failure
 
 
+_LITERAL = re.compile(r"\d[\d.,:/-]*\d|(?<=[\s(\"'])[A-Z][\w'-]{2,}")
+_EXAMPLE_KEYS = ("description", "default", "examples", "const")
+
+
+def _question_literals(question: str) -> set[str]:
+    """Numbers and capitalised names in a question (not its first word)."""
+    literals = {match.group(0).strip(".,") for match in _LITERAL.finditer(" " + question)}
+    first = question.split(maxsplit=1)[0] if question.split() else ""
+    # Single characters ("2 nights") are too common in schema text to mean anything.
+    return {literal for literal in literals if len(literal) >= 2
+            and literal != first.strip("?,.")}
+
+
+def _question_literal_in_examples(question: str, schema: Any) -> str | None:
+    """A question literal that a parameter's description, default or examples repeat.
+
+    ASTRA's document rule: parameter examples must not reuse literal values from the
+    question (the tool would only fit this one question). Enums are exempt: a fixed
+    set of allowed values (units, categories) legitimately overlaps questions.
+    """
+    literals = _question_literals(question)
+    if not literals:
+        return None
+    texts: list[str] = []
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in _EXAMPLE_KEYS and (key != "description" or isinstance(value, str)):
+                    texts.append(_dumps(value) if not isinstance(value, str) else value)
+                elif key != "enum":
+                    collect(value)
+        elif isinstance(node, list):
+            for item in node:
+                collect(item)
+
+    collect(schema.get("properties", {}) if isinstance(schema, dict) else {})
+    for literal in sorted(literals):
+        if any(contains_answer(text, literal) for text in texts):
+            return literal
+    return None
+
+
 def _check_document(job: _Job, step: str, doc: dict[str, Any]) -> None:
     """Reject a document with a broken schema, a leaked answer, or a name already in use."""
     problems = schema_problems(doc["parameters"])
@@ -184,6 +228,11 @@ def _check_document(job: _Job, step: str, doc: dict[str, Any]) -> None:
         raise _Rejected(step, f"the tool document leaks the answer {answer!r} in its "
                               "description or parameter schema; describe kinds of values, "
                               "never the answer", restart=True)
+    literal = _question_literal_in_examples(job.node.question or "", doc["parameters"])
+    if literal is not None:
+        raise _Rejected(step, f"the parameter descriptions or examples reuse {literal!r} from "
+                              "the question; a tool must generalise to similar questions, so "
+                              "describe kinds of values instead", restart=True)
     owner = job.taken.get(doc["name"])
     if owner is not None:
         raise _Rejected(step, f"the tool name {doc['name']!r} is already used by the tool of "

@@ -322,3 +322,17 @@ def test_illegitimate_or_unlabelled_rows_fail_without_requests(sandbox, tmp_path
 def test_max_attempts_must_be_positive(sandbox):
     with pytest.raises(ValueError, match="max_attempts"):
         asyncio.run(synthesize_tools(ROW, None, sandbox, max_attempts=0))  # type: ignore[arg-type]
+
+
+def test_question_literals_in_parameter_examples_are_caught():
+    from synth.stages.tools import _question_literal_in_examples
+
+    question = "What is the nightly rate of Hotel Sol in Lisbon on 2026-05-12 for 2 guests?"
+    leaky = {"properties": {"city": {"type": "string", "description": "City, e.g. Lisbon"}}}
+    dated = {"properties": {"date": {"type": "string", "examples": ["2026-05-12"]}}}
+    clean = {"properties": {"city": {"type": "string", "description": "City name"},
+                            "guests": {"type": "integer", "description": "1 to 12 guests"},
+                            "unit": {"type": "string", "enum": ["Lisbon", "Porto"]}}}
+    assert _question_literal_in_examples(question, leaky) == "Lisbon"
+    assert _question_literal_in_examples(question, dated) == "2026-05-12"
+    assert _question_literal_in_examples(question, clean) is None  # enums are exempt
