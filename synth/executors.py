@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -163,13 +164,14 @@ async def run_record(spec: StageSpec, record: dict[str, Any], client: Any,
 Done = Callable[[int, Outcome], None]
 
 
-class Executor:
+class Executor(ABC):
     """Runs a stage's records; subclasses decide where.
 
     An executor is used by one :func:`~synth.runner.run_pipeline` call at a
     time; :meth:`close` releases what it started.
     """
 
+    @abstractmethod
     async def map(self, spec: StageSpec, records: Sequence[dict[str, Any]], *, client: Any,
                   sandbox: Callable[[], Any], limit: int, done: Done) -> None:
         """Run ``spec`` over every record, calling ``done(index, outcome)`` as each finishes.
@@ -182,9 +184,8 @@ class Executor:
             limit: Most records in flight at once.
             done: Called in this process, on the event loop, once per record.
         """
-        raise NotImplementedError
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op for most executors
         """Release what the executor started (nothing by default)."""
 
 
