@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 from pathlib import Path
@@ -10,8 +9,8 @@ from typing import Any
 
 import pytest
 from llm_server import ScriptedLLMServer
+from stage_harness import run_stage
 
-from synth.llm import LLMClient
 from synth.stages import StageFailure, generate
 from synth.stages.generate import detect_mode, row_uuid
 from synth.trace import validate_trace
@@ -46,19 +45,8 @@ TRACE = [
 def run(script: Any, record: Any, tmp_path: Path, *, retries: int = 0,
         **kwargs: Any) -> tuple[dict[str, Any] | StageFailure, ScriptedLLMServer]:
     """Run generate once; returns the row or the StageFailure, and the server."""
-    with ScriptedLLMServer(script) as server:
-        client = LLMClient("gen-model", base_url=server.base_url, api_key="k",
-                           cache_dir=tmp_path / "cache", max_retries=retries, backoff=0.0,
-                           timeout=5.0)
-
-        async def main() -> dict[str, Any]:
-            async with client:
-                return await generate(record, client, **kwargs)
-
-        try:
-            return asyncio.run(main()), server
-        except StageFailure as failure:
-            return failure, server
+    return run_stage(lambda client: generate(record, client, **kwargs), script, tmp_path,
+                     model="gen-model", retries=retries)
 
 
 def test_success_on_a_real_context_row(tmp_path):

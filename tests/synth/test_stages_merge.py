@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 from collections.abc import Callable, Iterator
@@ -11,10 +10,10 @@ from typing import Any
 
 import pytest
 from llm_server import ScriptedLLMServer
+from stage_harness import run_stage
 
 from astra_gym.sandbox import Sandbox
 from synth.compiler import SourceRow, compile_row
-from synth.llm import LLMClient
 from synth.stages import StageFailure, merge_tools
 
 PRICE_CODE = '''def {name}(ticker: str, currency: str = "USD") -> dict:
@@ -132,18 +131,8 @@ def script(*, clusters: Any = GOOD_CLUSTERS, code: Callable[[int], str] | str = 
 def run(record: dict[str, Any], answer: Any, sandbox: Sandbox, tmp_path: Path, *,
         cache: str = "cache", **options: Any,
         ) -> tuple[dict[str, Any] | StageFailure, ScriptedLLMServer]:
-    with ScriptedLLMServer(answer) as server:
-        client = LLMClient("merger", base_url=server.base_url, api_key="k",
-                           cache_dir=tmp_path / cache, max_retries=0, backoff=0.0, timeout=5.0)
-
-        async def main() -> dict[str, Any]:
-            async with client:
-                return await merge_tools(record, client, sandbox, **options)
-
-        try:
-            return asyncio.run(main()), server
-        except StageFailure as failure:
-            return failure, server
+    return run_stage(lambda client: merge_tools(record, client, sandbox, **options), answer,
+                     tmp_path, model="merger", cache=cache)
 
 
 def prompts(server: ScriptedLLMServer, marker: str) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 from collections.abc import Callable
@@ -11,8 +10,8 @@ from typing import Any
 
 import pytest
 from llm_server import ScriptedLLMServer
+from stage_harness import run_stage
 
-from synth.llm import LLMClient
 from synth.stages import StageFailure, keep_rows, necessity, score_cutoff, verify
 
 # Non-contiguous _uuids, listed out of id order: a lookup by list position breaks here.
@@ -40,19 +39,8 @@ IDS = [9, 5, 12, 40]
 
 def run(stage: Callable[..., Any], script: Any, record: Any, tmp_path: Path, *,
         retries: int = 0) -> tuple[dict[str, Any] | StageFailure, ScriptedLLMServer]:
-    with ScriptedLLMServer(script) as server:
-        client = LLMClient("judge", base_url=server.base_url, api_key="k",
-                           cache_dir=tmp_path / "cache", max_retries=retries, backoff=0.0,
-                           timeout=5.0)
-
-        async def main() -> dict[str, Any]:
-            async with client:
-                return await stage(record, client)
-
-        try:
-            return asyncio.run(main()), server
-        except StageFailure as failure:
-            return failure, server
+    return run_stage(lambda client: stage(record, client), script, tmp_path, model="judge",
+                     retries=retries)
 
 
 def prompt_of(body: dict[str, Any]) -> str:

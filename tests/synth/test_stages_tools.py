@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llm_server import ScriptedLLMServer
+from stage_harness import run_stage
 
 from astra_gym.sandbox import Sandbox
 from synth.compiler import SourceRow, compile_row
-from synth.llm import LLMClient
 from synth.stages.base import StageFailure
 from synth.stages.tools import synthesize_tools
 
@@ -133,21 +132,10 @@ def run(record: Any, sandbox: Sandbox, tmp_path: Path,
         overrides: dict[tuple[str, str], Reply] | None = None, *, max_attempts: int = 3,
         ) -> tuple[dict[str, Any] | StageFailure, list[tuple[str, str, str]]]:
     """Run the stage; return the row (or the failure) and the (step, sub, prompt) requests."""
-    with ScriptedLLMServer(script(overrides)) as server:
-        client = LLMClient("toolsmith", base_url=server.base_url, api_key="k",
-                           cache_dir=tmp_path / "cache", max_retries=0, backoff=0.0,
-                           timeout=10.0)
-
-        async def main() -> dict[str, Any]:
-            async with client:
-                return await synthesize_tools(record, client, sandbox,
-                                              max_attempts=max_attempts)
-
-        try:
-            result: dict[str, Any] | StageFailure = asyncio.run(main())
-        except StageFailure as failure:
-            result = failure
-        texts = [r.body["messages"][0]["content"] for r in server.chat_requests]
+    result, server = run_stage(
+        lambda client: synthesize_tools(record, client, sandbox, max_attempts=max_attempts),
+        script(overrides), tmp_path, model="toolsmith", timeout=10.0)
+    texts = [r.body["messages"][0]["content"] for r in server.chat_requests]
     return result, [(*classify(text), text) for text in texts]
 
 
