@@ -9,8 +9,9 @@ that code the sandbox runs sessions in a separate interpreter:
   hash seed really is fixed);
 * ``RLIMIT_AS`` at its idle size plus ``Limits.memory_mb``, so allocation bombs
   become a ``MemoryError`` inside the worker;
-* ``RLIMIT_CPU`` re-armed before every call (it accumulates over the
-  process's life);
+* the soft ``RLIMIT_CPU`` re-armed before every call (CPU time accumulates
+  over the process's life, so the limit moves with it); the hard limit is left
+  alone, because an unprivileged process can lower it but never raise it back;
 * a parent-side wall-clock watchdog: no reply within ``Limits.timeout`` and the
   worker is killed; the call returns a ``timeout`` result and the next call
   starts a new worker.
@@ -85,11 +86,22 @@ def _serve(conn_in: Connection, conn_out: Connection, memory_mb: int) -> None:
 
 
 def _arm_cpu_limit(timeout: float) -> None:
+    """Let the coming call use ``timeout`` more CPU seconds (plus slack) than so far.
+
+    Only the soft limit moves: exceeding it sends ``SIGXCPU``, whose default
+    action ends the worker. Setting the hard limit too would pin it at the first
+    call's value (raising it needs ``CAP_SYS_RESOURCE``, which even root lacks
+    in most containers), and a worker that had served a few CPU seconds in all
+    would then be killed in the middle of an innocent call.
+    """
     usage = resource.getrusage(resource.RUSAGE_SELF)
     used = usage.ru_utime + usage.ru_stime
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
     soft = int(used + timeout) + 2
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
     with contextlib.suppress(OSError, ValueError):
-        resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 1))
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
 class ProcessWorker:

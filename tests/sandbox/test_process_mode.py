@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -71,3 +74,51 @@ def test_session_state_survives_only_within_the_worker_session(fresh_process_san
     assert [session.call(src, "tool").output for _ in range(3)] == ["1", "2", "3"]
     other = fresh_process_sandbox.session(seed=3)
     assert other.call(src, "tool").output == "1"
+
+
+def test_cpu_limit_can_be_re_armed_higher():
+    """CPU time accumulates over the worker's life, so every call must be able to
+    move the limit up. Pinning the hard limit on the first call made that fail
+    silently, and a worker that had served a few CPU seconds in all was killed
+    with SIGXCPU in the middle of an innocent call."""
+    script = (
+        "import resource\n"
+        "from astra_gym.sandbox.worker import _arm_cpu_limit\n"
+        "_arm_cpu_limit(0.8)\n"
+        "_arm_cpu_limit(100.0)\n"
+        "print(resource.getrlimit(resource.RLIMIT_CPU)[0])\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert int(done.stdout) >= 100
+
+
+def test_worker_keeps_its_hard_cpu_limit(fresh_process_sandbox):
+    inherited = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    for x in range(3):
+        assert fresh_process_sandbox.run(OK_TOOL, "tool", {"x": x}).ok
+    soft, hard = resource.prlimit(fresh_process_sandbox._process.pid, resource.RLIMIT_CPU)
+    assert hard == inherited
+    assert soft != resource.RLIM_INFINITY  # the per-call soft limit is armed
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.slow
+def test_worker_survives_many_cpu_seconds_in_total():
+    """The scenario of a long training run: many short C-heavy calls in one worker."""
+    busy = "import re\ndef tool():\n    return bool(re.match('(a+)+$', 'a' * 20 + 'b'))\n"
+    with Sandbox(isolation="process") as sandbox:
+        assert sandbox.run(busy, "tool").output == "False"
+        pid = sandbox._process.pid
+        calls = 1
+        # The first arming allowed int(t + 0.8) + 2 s, with t well under a second.
+        while _cpu_seconds(pid) < 4.5 and calls < 5000:
+            result = sandbox.run(busy, "tool")
+            assert result.ok, (calls, result)
+            calls += 1
+        assert _cpu_seconds(pid) >= 4.5
+        assert sandbox._process.pid == pid and sandbox._process.restarts == 0
