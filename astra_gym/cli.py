@@ -302,7 +302,8 @@ def _synth_run(args: argparse.Namespace) -> int:
                     min_hops=args.min_hops, max_hops=args.max_hops, threshold=args.threshold,
                     keep_percentile=args.keep_percentile, pack_name=args.name, jobs=args.jobs,
                     progress=False if args.quiet else None, executor=executor,
-                    mode=args.mode, stage_options=stage_options)
+                    mode=args.mode, stage_options=stage_options,
+                    retry_failed=args.retry_failed)
 
         try:
             summary = asyncio.run(main())
@@ -357,6 +358,9 @@ def _add_run_options(run: argparse.ArgumentParser, *, stages: bool) -> None:
     run.add_argument("--offline", action="store_true",
                      help="answer only from the response cache (replay a finished run)")
     run.add_argument("--cache-dir", help="response cache (default: RUN_DIR/cache)")
+    run.add_argument("--retry-failed", action="store_true",
+                     help="run again the records RUN_DIR holds as failed (their failed LLM "
+                          "calls are asked again; successful ones come from the cache)")
     run.add_argument("--concurrency", type=int, default=8,
                      help="requests and records in flight (default 8)")
     run.add_argument("--timeout", type=float, default=60.0, help="seconds per request")

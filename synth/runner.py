@@ -8,7 +8,8 @@ A run directory holds, per stage ``NN_<stage>``:
   plus ``"failure": {"stage", "reason"}``; a generate failure also gets the
   ``uuid`` its row would have had). On start a stage drops a torn last line
   (a run killed mid-write) and skips every record whose key is already in
-  the journal, so a killed run restarts with no lost and no duplicated rows.
+  the journal, so a killed run restarts with no lost and no duplicated rows
+  (``retry_failed`` runs the failed ones again; the later line wins).
 * ``NN_<stage>.ok.jsonl`` and ``NN_<stage>.failed.jsonl``: the **final views**,
   rewritten (atomically) each time the stage ends: the journal's successes,
   and its failures, in *input order*, with the cache-dependent provenance
@@ -171,7 +172,7 @@ class Journal:
         self._key = key
         self._repair()
         for row in _read_jsonl(self.path):
-            self.rows[key(row)] = row  # a duplicate cannot arise; the last one would win
+            self.rows[key(row)] = row  # a retried record's later line supersedes the old one
 
     def _repair(self) -> None:
         """Drop a torn (unterminated or unparsable) last line."""
@@ -277,10 +278,11 @@ class _OfflineGap(Exception):
 async def _run_stage(name: str, items: list[_Item], journal: Journal, spec: StageSpec,
                      executor: Executor, client: Any, sandbox: Callable[[], Any],
                      failed_row: Callable[[_Item, dict[str, str]], dict[str, Any]],
-                     limit: int, progress: bool | None,
-                     summary: RunSummary) -> list[dict[str, Any]]:
+                     limit: int, progress: bool | None, summary: RunSummary, *,
+                     retry_failed: bool = False) -> list[dict[str, Any]]:
     """Run one stage over its items; return its successes in input order."""
-    todo = [item for item in items if item.key not in journal.rows]
+    todo = [item for item in items if item.key not in journal.rows
+            or (retry_failed and "failure" in journal.rows[item.key])]
     counts = {"input": len(items), "skipped": len(items) - len(todo), "ok": 0, "failed": 0}
     misses = 0
 
@@ -345,7 +347,7 @@ async def run_pipeline(inputs: Sequence[Path], out: Path, client: Any, *,
                        progress: bool | None = None,
                        executor: Executor | None = None, mode: str | None = None,
                        stage_options: Mapping[str, Mapping[str, Any]] | None = None,
-                       ) -> RunSummary:
+                       retry_failed: bool = False) -> RunSummary:
     """Run the synthesis stages over JSONL files, resuming whatever a previous run finished.
 
     Args:
@@ -372,6 +374,12 @@ async def run_pipeline(inputs: Sequence[Path], out: Path, client: Any, *,
         stage_options: Per-stage keyword arguments for the stage functions,
             ``{stage: {"temperature": t, "max_tokens": n}}``; a stage or
             option left out keeps the stage's default.
+        retry_failed: Run again the records a stage's journal holds as
+            failed, instead of skipping them. Their LLM calls that failed are
+            asked again; the calls that succeeded come from the cache, so a
+            failure that was a property of the record (a low score, a tool
+            that never returned the answer) fails the same way again. The
+            new line is appended and supersedes the old one.
 
     Returns:
         The run summary.
@@ -455,7 +463,8 @@ async def run_pipeline(inputs: Sequence[Path], out: Path, client: Any, *,
                              options=tuple(sorted(options.get(name, {}).items())))
             try:
                 rows = await _run_stage(name, items, journal, spec, executor, client,
-                                        shared_sandbox, failed, limit, progress, summary)
+                                        shared_sandbox, failed, limit, progress, summary,
+                                        retry_failed=retry_failed)
             except _OfflineGap:
                 break
             if name == "verify":

@@ -15,9 +15,15 @@ E.5–7 and E.16):
   raises. No default value is ever substituted.
 * **A response cache.** Successful (and, with a schema, valid) replies are
   stored in a :class:`~synth.llm.cache.ResponseCache` with their token usage,
-  keyed by the request; failed replies never are. A re-run resumes from the
-  cache, and ``offline=True`` replays a finished run with no endpoint at all
-  (a miss raises :class:`OfflineMiss`). Identical requests in flight at the
+  keyed by the request. A call that failed for good is stored too, as its
+  failure (reason, attempts, HTTP status, and the schema it was checked
+  against), never as a reply. A re-run resumes from the cache, and
+  ``offline=True`` replays a finished run with no endpoint at all: a stored
+  reply comes back as the same :class:`Completion`, a stored failure as the
+  same :class:`LLMError` (``cached=True``), and anything else raises
+  :class:`OfflineMiss`. Online, a stored failure is asked again (the endpoint
+  may have recovered); a reply then replaces it, and a failure never replaces
+  a stored reply. Identical requests in flight at the
   same time are made once: the later ones wait and read the cache, so a run
   and its replay see the same reply even at temperature > 0. To draw several
   samples of one prompt, make the requests differ (e.g. ``seed=i``).
@@ -41,6 +47,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import os
 import random
 import sys
@@ -78,10 +86,13 @@ class LLMError(RuntimeError):
         model: The model asked.
         key: The request's cache key.
         status_code: The HTTP status of the last attempt, when it was an HTTP error.
+        cached: Whether this is a failure replayed from the cache (offline)
+            rather than one that just happened; ``attempts`` is then the
+            original call's.
     """
 
     def __init__(self, reason: str, *, model: str, attempts: int, key: str,
-                 status_code: int | None = None) -> None:
+                 status_code: int | None = None, cached: bool = False) -> None:
         super().__init__(f"model {model!r}: {reason} (after {attempts} attempt"
                          f"{'s' if attempts != 1 else ''})")
         self.reason = reason
@@ -89,6 +100,7 @@ class LLMError(RuntimeError):
         self.model = model
         self.key = key
         self.status_code = status_code
+        self.cached = cached
 
 
 class OfflineMiss(LookupError):
@@ -181,9 +193,10 @@ class LLMClient:
         cache: The response cache, or ``None``.
         offline: Whether only the cache answers.
         stats: Running totals over the client's life: ``calls``
-            (:meth:`complete` calls), ``cache_hits``, ``requests`` (HTTP
-            requests made), ``retries``, ``failures`` (calls that raised
-            :class:`LLMError`), ``prompt_tokens`` and ``completion_tokens``
+            (:meth:`complete` calls), ``cache_hits`` (replies and failures
+            answered from the cache), ``requests`` (HTTP requests made),
+            ``retries``, ``failures`` (calls that raised :class:`LLMError`,
+            replayed ones included), ``prompt_tokens`` and ``completion_tokens``
             (tokens spent on requests, failed-validation replies included;
             cache hits spend none).
 
@@ -273,7 +286,8 @@ class LLMClient:
 
         Raises:
             LLMError: The request failed for good: retries spent on transient
-                errors or invalid replies, or a non-transient HTTP error.
+                errors or invalid replies, or a non-transient HTTP error
+                (offline: the stored failure of the same request).
                 Exceptions that are not request failures (a ``TypeError``
                 for a parameter the SDK does not take, say) propagate as they are.
             OfflineMiss: ``offline=True`` and the cache cannot answer.
@@ -301,23 +315,33 @@ class LLMClient:
         self.stats["calls"] += 1
         async with self._key_lock(key):
             hit, miss_reason = self._from_cache(key, schema)
-            if hit is not None:
+            if isinstance(hit, Completion):
                 self.stats["cache_hits"] += 1
                 return hit
             if self.offline:
+                if isinstance(hit, LLMError):
+                    self.stats["cache_hits"] += 1
+                    self.stats["failures"] += 1
+                    raise hit
                 raise OfflineMiss(model=self.model, key=key, reason=miss_reason)
-            return await self._fetch(key, request_messages, sent, keyed, schema)
+            try:
+                return await self._fetch(key, request_messages, sent, keyed, schema)
+            except LLMError as exc:
+                self._store_failure(exc, request_messages, keyed, schema)
+                raise
 
     # -- internals --------------------------------------------------------------
 
-    def _from_cache(self, key: str,
-                    schema: Mapping[str, Any] | None) -> tuple[Completion | None, str]:
-        """The cached completion of ``key``, or ``(None, why not)``."""
+    def _from_cache(self, key: str, schema: Mapping[str, Any] | None
+                    ) -> tuple[Completion | LLMError | None, str]:
+        """The cached completion or failure of ``key``, or ``(None, why not)``."""
         if self.cache is None:
             return None, "no cache"
         record = self.cache.get(key)
         if record is None:
             return None, "no cached reply"
+        if "failure" in record:
+            return self._cached_failure(key, record["failure"], schema)
         text = record.get("text")
         usage = record.get("usage", {})
         tool_calls = record.get("tool_calls") or []
@@ -335,6 +359,38 @@ class LLMClient:
         return Completion(text=text, value=value, cached=True, attempts=0, usage=dict(usage),
                           key=key, finish_reason=record.get("finish_reason"),
                           tool_calls=tuple(tool_calls)), ""
+
+    def _cached_failure(self, key: str, failure: Any, schema: Mapping[str, Any] | None
+                        ) -> tuple[LLMError | None, str]:
+        """The stored failure of ``key`` as an :class:`LLMError`, or ``(None, why not)``."""
+        if not isinstance(failure, dict) or not isinstance(failure.get("reason"), str) \
+                or not _is_count(failure.get("attempts")) \
+                or not (failure.get("status_code") is None or _is_count(failure["status_code"])):
+            warnings.warn(f"LLMClient: cache entry {key} holds a malformed failure; treated as "
+                          "a miss", RuntimeWarning, stacklevel=4)
+            return None, "the cached failure is malformed"
+        if failure.get("schema") != _schema_digest(schema):
+            return None, "the cached failure was checked against another schema"
+        return LLMError(failure["reason"], model=self.model, attempts=failure["attempts"],
+                        key=key, status_code=failure.get("status_code"), cached=True), ""
+
+    def _store_failure(self, error: LLMError, messages: list[dict[str, Any]],
+                       keyed: dict[str, Any], schema: Mapping[str, Any] | None) -> None:
+        """Record a call's final failure, so an offline replay fails the same way.
+
+        A stored reply is never replaced by a failure: it may serve other
+        schemas, and losing it would lose a paid-for answer.
+        """
+        if self.cache is None:
+            return
+        stored = self.cache.get(error.key)
+        if stored is not None and "failure" not in stored:
+            return
+        self._store(error.key, {
+            "model": self.model,
+            "failure": {"reason": error.reason, "attempts": error.attempts,
+                        "status_code": error.status_code, "schema": _schema_digest(schema)},
+            "request": {"messages": messages, "params": keyed}})
 
     async def _fetch(self, key: str, messages: list[dict[str, Any]], sent: dict[str, Any],
                      keyed: dict[str, Any], schema: Mapping[str, Any] | None) -> Completion:
@@ -534,6 +590,18 @@ def _usage(usage: Any) -> dict[str, int]:
         usage = dump() if callable(dump) else {}
     return {name: value for name, value in usage.items()
             if isinstance(name, str) and isinstance(value, int) and not isinstance(value, bool)}
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _schema_digest(schema: Mapping[str, Any] | None) -> str | None:
+    """A short fingerprint of the schema a reply was checked against (``None``: none)."""
+    if schema is None:
+        return None
+    canonical = json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
 def _describe(exc: BaseException) -> str:

@@ -49,6 +49,14 @@ def cache_files(tmp_path: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.json")) if root.exists() else []
 
 
+def stored_failure(tmp_path: Path) -> dict[str, Any]:
+    """The one cache entry, which must be a recorded failure and not a reply."""
+    (path,) = cache_files(tmp_path)
+    record = json.loads(path.read_text())["record"]
+    assert "text" not in record and "usage" not in record, record
+    return record["failure"]
+
+
 # -- success and the cache -----------------------------------------------------------
 
 
@@ -224,7 +232,8 @@ def test_persistent_server_error_gives_up_after_max_retries(tmp_path: Path) -> N
     assert error.reason.startswith("HTTP 500") and "overloaded" in error.reason
     assert "after 3 attempts" in str(error)
     assert llm.stats["failures"] == 1 and llm.stats["retries"] == 2
-    assert not cache_files(tmp_path)
+    assert stored_failure(tmp_path) == {"reason": error.reason, "attempts": 3,
+                                        "status_code": 500, "schema": None}
 
 
 def test_max_retries_zero_means_one_attempt(tmp_path: Path) -> None:
@@ -256,7 +265,7 @@ def test_invalid_json_reply_is_retried_then_fails_naming_extraction(tmp_path: Pa
     assert "never closed" in info.value.reason  # the last attempt's reason
     assert info.value.attempts == 3
     assert bodies[0] == bodies[1] == bodies[2]  # the retry is the identical request
-    assert not cache_files(tmp_path)  # failed replies are never cached
+    assert stored_failure(tmp_path)["reason"] == info.value.reason  # never a reply
     assert llm.stats["completion_tokens"] == 1 + 3 + 2  # tokens spent on them still count
 
 
@@ -267,7 +276,7 @@ def test_wrong_keys_fail_validation(tmp_path: Path) -> None:
             complete(llm, schema=SCHEMA)
     assert info.value.reason.startswith("validation failed: $:")
     assert "'name' is a required property" in info.value.reason
-    assert not cache_files(tmp_path)
+    assert stored_failure(tmp_path)["attempts"] == 2
 
 
 def test_invalid_then_valid_returns_and_caches_only_the_valid_reply(tmp_path: Path) -> None:
@@ -284,13 +293,10 @@ def test_timeout_is_transient_and_capped(tmp_path: Path) -> None:
     script = [{"delay": 0.6, "content": "late"}, {"delay": 0.6, "content": "late"}, "ok"]
     with ScriptedLLMServer(script) as server:
         llm = make(server, tmp_path, timeout=0.15, max_retries=1)
-        start = time.perf_counter()
         with pytest.raises(LLMError) as info:
             complete(llm)
-        elapsed = time.perf_counter() - start
-        assert complete(llm).text == "ok"
+        assert complete(llm).text == "ok"  # online, the recorded failure is asked again
     assert "timed out after 0.15 s" in info.value.reason and info.value.attempts == 2
-    assert elapsed < 0.6
 
 
 def test_cached_reply_that_misses_a_new_schema_is_not_used(tmp_path: Path) -> None:
@@ -377,6 +383,77 @@ def test_stats_add_up(tmp_path: Path) -> None:
     assert llm.stats == {"calls": 4, "cache_hits": 1, "requests": 5, "retries": 2,
                          "failures": 1, "prompt_tokens": 1 + 1 + 1 + 1,
                          "completion_tokens": 2 + 2 + 2 + 2}
+
+
+# -- recorded failures ---------------------------------------------------------------------
+
+
+def test_offline_replay_reproduces_a_failure_exactly(tmp_path: Path) -> None:
+    with ScriptedLLMServer(["Paris", "still Paris"]) as server, \
+            pytest.raises(LLMError) as online:
+        complete(make(server, tmp_path, max_retries=1), schema=SCHEMA)
+    replay = make(None, tmp_path, offline=True)
+    with pytest.raises(LLMError) as offline:
+        complete(replay, schema=SCHEMA)
+    assert str(offline.value) == str(online.value)
+    assert (offline.value.reason, offline.value.attempts, offline.value.key) == (
+        online.value.reason, 2, online.value.key)
+    assert offline.value.cached and not online.value.cached
+    assert replay.stats["cache_hits"] == 1 and replay.stats["failures"] == 1
+    assert replay.stats["requests"] == 0
+
+
+def test_offline_replay_reproduces_an_http_error_with_its_status(tmp_path: Path) -> None:
+    with ScriptedLLMServer([{"status": 400, "message": "context too long"}]) as server, \
+            pytest.raises(LLMError) as online:
+        complete(make(server, tmp_path))
+    with pytest.raises(LLMError) as offline:
+        complete(make(None, tmp_path, offline=True))
+    assert offline.value.status_code == 400 and str(offline.value) == str(online.value)
+
+
+def test_online_a_recorded_failure_is_asked_again_and_replaced_by_a_reply(
+        tmp_path: Path) -> None:
+    with ScriptedLLMServer([{"status": 503}, '{"name": "Oslo"}']) as server:
+        llm = make(server, tmp_path, max_retries=0)
+        with pytest.raises(LLMError):
+            complete(llm, schema=SCHEMA)
+        reply = complete(llm, schema=SCHEMA)
+        assert len(server.chat_requests) == 2
+    assert reply.value == {"name": "Oslo"} and not reply.cached
+    assert complete(make(None, tmp_path, offline=True), schema=SCHEMA).value == {"name": "Oslo"}
+
+
+def test_a_failure_never_replaces_a_stored_reply(tmp_path: Path) -> None:
+    with ScriptedLLMServer(["Lima", "Lima again"]) as server:
+        llm = make(server, tmp_path, max_retries=0)
+        assert complete(llm).text == "Lima"
+        with pytest.raises(LLMError, match="extraction failed"):
+            complete(llm, schema=SCHEMA)  # the stored reply does not fit: asked, and failed
+    offline = make(None, tmp_path, offline=True)
+    assert complete(offline).text == "Lima"  # the reply is still there
+    with pytest.raises(OfflineMiss, match="does not fit the schema"):
+        complete(offline, schema=SCHEMA)
+
+
+def test_a_failure_under_another_schema_is_a_miss(tmp_path: Path) -> None:
+    with ScriptedLLMServer(['{"city": "Rome"}']) as server, pytest.raises(LLMError):
+        complete(make(server, tmp_path, max_retries=0), schema=SCHEMA)
+    other = {"type": "object", "required": ["city"]}
+    with pytest.raises(OfflineMiss, match="another schema"):
+        complete(make(None, tmp_path, offline=True), schema=other)
+
+
+@pytest.mark.parametrize("failure", [None, "HTTP 500", {"reason": 5, "attempts": 1},
+                                     {"reason": "x", "attempts": -1},
+                                     {"reason": "x", "attempts": 1, "status_code": "500"}])
+def test_a_malformed_failure_entry_is_a_miss_with_a_warning(tmp_path: Path,
+                                                            failure: Any) -> None:
+    key = ResponseCache.key_for("m", USER, {})
+    ResponseCache(tmp_path / "cache").put(key, {"failure": failure})
+    with pytest.warns(RuntimeWarning, match="malformed failure"), \
+            pytest.raises(OfflineMiss, match="cached failure is malformed"):
+        complete(make(None, tmp_path, offline=True))
 
 
 # -- settings and arguments --------------------------------------------------------------

@@ -209,17 +209,16 @@ def test_rerun_skips_everything_and_offline_replay_is_identical(finished):
     again = pipeline(finished["inputs"], out, finished["cache"], offline=True)
     assert again.stages["necessity"]["skipped"] == 3
     assert (out / "02_necessity.jsonl").read_bytes() == journal
-    # the failed generate reply was never cached: offline, that record is a miss
-    missing = pipeline(finished["inputs"], root / "missing", finished["cache"], offline=True)
-    assert not missing.complete and missing.offline_misses == 1 and "necessity" not in \
-        missing.stages
-    good = root / "good.jsonl"
-    good.write_text("\n".join(input_lines()[:3]) + "\n", encoding="utf-8")
-    replay = pipeline(good, root / "replay", finished["cache"], offline=True)
-    assert replay.complete and replay.stages["compile"]["compiled"] == 3
+    # a fresh run directory over the same cache replays every record, the failed one too
+    replay = pipeline(finished["inputs"], root / "replay", finished["cache"], offline=True)
+    assert replay.complete and replay.stages["generate"]["failed"] == 1
+    assert replay.stages["compile"]["compiled"] == 3
     for name in VIEWS:
-        expected = b"" if name == "01_generate.failed.jsonl" else before[name]
-        assert (root / "replay" / name).read_bytes() == expected, name
+        assert (root / "replay" / name).read_bytes() == before[name], name
+    # a cache that lacks replies is reported, not mistaken for failed records
+    empty = pipeline(finished["inputs"], root / "missing", root / "empty-cache", offline=True)
+    assert not empty.complete and empty.offline_misses == 4 and "necessity" not in empty.stages
+    assert not (root / "missing" / "01_generate.failed.jsonl").read_text(encoding="utf-8")
 
 
 def test_torn_last_line_is_dropped(tmp_path):
@@ -304,3 +303,36 @@ def test_server_errors_and_timeouts_fail_their_records_with_reasons(tmp_path):
     assert "atomicity" in verify_failures[0]["failure"]["reason"]
     assert "time" in verify_failures[0]["failure"]["reason"].lower()
     assert summary.stages["compile"]["compiled"] == 1  # Lisbon alone reaches the pack
+
+
+def test_retry_failed_reruns_only_the_failed_records(tmp_path):
+    """A run against a flaky endpoint, then --retry-failed against a healthy one."""
+    base = script()
+
+    def flaky(body: dict[str, Any]) -> dict[str, Any]:
+        text = body["messages"][0]["content"]
+        if "whether an assistant must call a tool" in text and "Porto" in text:
+            return {"status": 503}
+        return base(body)
+
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text("\n".join(input_lines()[:3]) + "\n", encoding="utf-8")
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    args = ["synth", "run", "--input", str(inputs), "--out", str(out), "--model", MODEL,
+            "--api-key", "k", "--max-retries", "0", "--min-hops", "1", "--max-hops", "3",
+            "--name", "trip", "--quiet", "--cache-dir", str(cache)]
+    with ScriptedLLMServer(flaky) as server:
+        assert cli_main([*args, "--base-url", server.base_url]) == 0
+    assert len(read(out / "02_necessity.failed.jsonl")) == 1
+    assert len(read(out / "pack" / "tasks.jsonl")) == 2
+    with ScriptedLLMServer(base) as server:
+        assert cli_main([*args, "--base-url", server.base_url]) == 0  # a plain rerun
+        assert not server.chat_requests  # skips everything, the failure included
+        assert cli_main([*args, "--base-url", server.base_url, "--retry-failed"]) == 0
+        asked = [r.body["messages"][0]["content"] for r in server.chat_requests]
+    assert asked and all("Porto" in text for text in asked)  # only the failed record
+    assert not (out / "02_necessity.failed.jsonl").read_text(encoding="utf-8")
+    assert len(read(out / "pack" / "tasks.jsonl")) == 3
+    necessity = read(out / "02_necessity.jsonl")
+    assert len(necessity) == 4  # the failure's line stays; the retry's supersedes it
+    assert stats(out)["stages"]["necessity"] == {"ok": 3, "failed": 0, "reasons": {}}
