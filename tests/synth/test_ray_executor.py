@@ -46,7 +46,12 @@ def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def ray_session(local_run: Path) -> Iterator[None]:
-    """One small local Ray cluster for this module, always shut down."""
+    """One small local Ray cluster, started once and always shut down.
+
+    Module scope, not session scope: this module is the only user, so Ray still
+    starts once per test session, and it is gone again before later modules
+    fork compiler workers (forking after ``ray.init`` is unsafe: Ray's threads).
+    """
     ray = pytest.importorskip("ray")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
