@@ -76,7 +76,7 @@ def bench_tool(label: str, source: str, func_name: str, kwargs: dict, quick: boo
     plain = median_us(lambda: plain_fn(**kwargs), n, repeat)
     plain_render = median_us(lambda: _ENCODER.encode(plain_fn(**kwargs)), n, repeat)
 
-    session = Sandbox().session()
+    session = Sandbox(isolation="inprocess").session()
     assert session.call(source, func_name, kwargs).ok
     inproc = median_us(lambda: session.call(source, func_name, kwargs), n, repeat)
     local = session._local

@@ -18,7 +18,7 @@ settings.load_profile(os.environ.get("ASTRA_HYPOTHESIS_PROFILE", "default"))
 
 @pytest.fixture(scope="session")
 def process_sandbox():
-    """One process-isolated sandbox (one worker) shared by the session."""
-    sandbox = Sandbox(isolation="process")
+    """One process-isolated sandbox with a private one-worker pool, shared by the session."""
+    sandbox = Sandbox(isolation="process", pool=1)
     yield sandbox
     sandbox.close()

@@ -2,9 +2,10 @@
 
 Tools are Python source strings written by an LLM; the sandbox compiles them
 under a RestrictedPython policy with a deterministic operation budget and size
-guards, and runs them either in this process (fast, for env steps) or in an
-isolated worker process with rlimits and a watchdog (for code fresh from an
-LLM). Every failure is a :class:`ToolResult`; nothing raises into the caller.
+guards, and runs them in confined, crash-safe worker processes shared by the
+whole process (the default) or, for vetted packs, in this process
+(microseconds per call). Every failure is a :class:`ToolResult`; nothing
+raises into the caller.
 
 Example:
     >>> from astra_gym.sandbox import Sandbox
@@ -17,13 +18,15 @@ from .errors import BudgetExceeded, SandboxLimitError
 from .limits import Limits
 from .modules import ALLOWED_MODULES
 from .policy import POLICY_VERSION, CompiledTool, compile_tool
+from .pool import WorkerPool, default_pool
 from .result import ErrorKind, ToolResult
-from .sandbox import Isolation, Sandbox, SandboxSession
+from .sandbox import DEFAULT_ISOLATION, Isolation, Sandbox, SandboxSession
 from .session import DEFAULT_CLOCK
 
 __all__ = [
     "ALLOWED_MODULES",
     "DEFAULT_CLOCK",
+    "DEFAULT_ISOLATION",
     "POLICY_VERSION",
     "BudgetExceeded",
     "CompiledTool",
@@ -34,5 +37,7 @@ __all__ = [
     "SandboxLimitError",
     "SandboxSession",
     "ToolResult",
+    "WorkerPool",
     "compile_tool",
+    "default_pool",
 ]

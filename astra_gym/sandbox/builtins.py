@@ -1,15 +1,16 @@
-"""The curated builtins of the sandbox.
+"""The curated builtins of the sandbox, built from the reviewed allowlist.
 
 RestrictedPython 9 ships neither ``sorted`` nor ``zip`` nor ``dict`` (they
 iterate in C and skip its iteration hook), yet LLM-written tools use them
-everywhere. We ship our own set: the constructors and reducers materialise
-through the session's meter (charged, capped, sets in a stable order), ``range``
-is capped, ``pow`` is the size-guarded one, ``slice`` is absent (so every
-slice is syntactic and goes through the charged ``_getitem_``), and ``hash``, ``id``, ``open``,
-``getattr``, ``type``, ``vars``, ``globals``, ``eval``, ``exec`` and friends are
-simply absent. Scalar types (``int``, ``str``, ...) are the real types; the container types
-(``list``, ``dict``, ``set``, ...) are stand-ins from :func:`guarded_type`
-whose *calls* are metered while ``isinstance`` checks still see the real type.
+everywhere. We ship our own set (:data:`.allowlist.ALLOWLIST` ``"builtins"``):
+the constructors and reducers materialise through the session's meter
+(charged, capped, sets in a stable order), ``range`` is capped, ``pow`` is the
+size-guarded one, ``str``/``repr``/``ascii`` render stably, ``int`` refuses
+results beyond ``max_int_bits``, and ``hash``, ``id``, ``open``, ``getattr``,
+``type``, ``vars``, ``globals``, ``eval``, ``exec`` and friends are simply
+absent. The container types (``list``, ``dict``, ``set``, ``str``, ``int``...)
+are stand-ins from :func:`guarded_type` whose *calls* are metered while
+``isinstance`` checks still see the real type.
 """
 
 from __future__ import annotations
@@ -18,33 +19,22 @@ import builtins as _py
 from collections.abc import Callable
 from typing import Any
 
+from .allowlist import SAFE, WRAPPED, names
 from .meter import Meter
 from .ordering import SET_TYPES, ordered
 
-__all__ = ["build_builtins", "guarded_type"]
+__all__ = ["LAZY_C_ITERATORS", "build_builtins", "guarded_type", "ticking"]
 
 _POINTER = 8
 _NUMBERS = frozenset({int, float, bool})
-
-_PLAIN_NAMES = (
-    "abs", "ascii", "bin", "bool", "callable", "chr", "complex", "divmod", "float", "hex",
-    "int", "isinstance", "issubclass", "len", "oct", "ord", "str",
-    "staticmethod", "classmethod", "property", "all", "any", "next", "NotImplemented",
-    "Ellipsis", "True", "False", "None",
-    # class statements: RestrictedPython adds metaclass=__metaclass__ (ours)
-    "__build_class__",
-)
-_EXCEPTIONS = (
-    "ArithmeticError", "AssertionError", "AttributeError", "Exception", "FloatingPointError",
-    "IndexError", "KeyError", "LookupError", "NameError", "NotImplementedError",
-    "OverflowError", "RecursionError", "RuntimeError", "StopIteration", "TypeError",
-    "UnicodeDecodeError", "UnicodeEncodeError", "UnicodeError", "ValueError",
-    "ZeroDivisionError", "Warning", "UserWarning", "DeprecationWarning",
-)
+_SMALL = 64
+#: Lazy iterators implemented in C whose ``__next__`` calls their source's in C:
+#: nested a hundred thousand deep they overflow the C stack when iterated.
+LAZY_C_ITERATORS = frozenset({map, filter, zip, enumerate, reversed})
 
 
 def guarded_type(real: type, build: Callable[..., Any]) -> type:
-    """A subclass-free stand-in for a container type.
+    """A subclass-free stand-in for a type.
 
     ``isinstance(x, list)`` must keep working for tool code, so the name ``list``
     has to stay bound to something ``isinstance`` accepts as ``list``. A
@@ -71,6 +61,13 @@ def guarded_type(real: type, build: Callable[..., Any]) -> type:
     return _Meta(real.__name__, (), {"__slots__": (), "_astra_real": real})
 
 
+def ticking(iterator: Any, tick: Callable[[], Any]) -> Any:
+    """``iterator``, one tick per item, advanced from a Python frame."""
+    for item in iterator:
+        tick()
+        yield item
+
+
 def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
     """The ``__builtins__`` mapping of one session.
 
@@ -85,7 +82,9 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
     check_len = meter.check_len
     star = hooks["_star_"]
     add = hooks["_add_"]
+    to_str = hooks["_str_"]
     tick = meter.tick
+    int_result = hooks["int_result"]
 
     def materialise(iterable: Any) -> Any:
         items = star(iterable)
@@ -93,23 +92,19 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
         return items
 
     def _list(iterable: Any = ()) -> list:
-        items = materialise(iterable)
-        charge(len(items) * _POINTER)
-        return list(items)
+        return list(materialise(iterable))
 
     def _tuple(iterable: Any = ()) -> tuple:
-        items = materialise(iterable)
-        charge(len(items) * _POINTER)
-        return tuple(items)
+        return tuple(materialise(iterable))
 
     def _set(iterable: Any = ()) -> set:
         items = materialise(iterable)
-        charge(len(items) * 4 * _POINTER)
+        charge(len(items) * 3 * _POINTER)
         return set(items)
 
     def _frozenset(iterable: Any = ()) -> frozenset:
         items = materialise(iterable)
-        charge(len(items) * 4 * _POINTER)
+        charge(len(items) * 3 * _POINTER)
         return frozenset(items)
 
     def _dict(*args: Any, **kwargs: Any) -> dict:
@@ -133,33 +128,55 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
         check_len(len(r), "range")
         return r
 
-    def _ordered_arg(value: Any) -> Any:
-        return ordered(value) if type(value) in SET_TYPES else value
+    def _lazy_arg(value: Any) -> Any:
+        kind = type(value)
+        if kind in SET_TYPES:
+            return ordered(value)
+        if kind in LAZY_C_ITERATORS:
+            return ticking(value, tick)
+        return value
 
     def _enumerate(iterable: Any, start: int = 0) -> Any:
-        return enumerate(_ordered_arg(iterable), start)
+        return enumerate(_lazy_arg(iterable), start)
 
     def _zip(*iterables: Any, strict: bool = False) -> Any:
-        return zip(*[_ordered_arg(it) for it in iterables], strict=strict)
+        return zip(*[_lazy_arg(it) for it in iterables], strict=strict)
 
     def _map(func: Any, *iterables: Any) -> Any:
-        return map(func, *[_ordered_arg(it) for it in iterables])
+        return map(func, *[_lazy_arg(it) for it in iterables])
 
     def _filter(func: Any, iterable: Any) -> Any:
-        return filter(func, _ordered_arg(iterable))
+        return filter(func, _lazy_arg(iterable))
 
     def _iter(obj: Any) -> Any:
-        return iter(_ordered_arg(obj))
+        return iter(_lazy_arg(obj))
+
+    def _scanned(iterable: Any) -> Any:
+        """An argument a C reducer will walk: charged when it is a big container."""
+        kind = type(iterable)
+        if kind in SET_TYPES:
+            iterable = ordered(iterable)
+        elif kind in LAZY_C_ITERATORS:
+            return ticking(iterable, tick)
+        if hasattr(iterable, "__len__") and len(iterable) > _SMALL:
+            charge(len(iterable) * _POINTER)
+        return iterable
 
     def _min(*args: Any, **kwargs: Any) -> Any:
         if len(args) == 1:
-            args = (_ordered_arg(args[0]),)
+            args = (_scanned(args[0]),)
         return min(*args, **kwargs)
 
     def _max(*args: Any, **kwargs: Any) -> Any:
         if len(args) == 1:
-            args = (_ordered_arg(args[0]),)
+            args = (_scanned(args[0]),)
         return max(*args, **kwargs)
+
+    def _all(iterable: Any) -> bool:
+        return all(_scanned(iterable))
+
+    def _any(iterable: Any) -> bool:
+        return any(_scanned(iterable))
 
     def _sum(iterable: Any, /, start: Any = 0) -> Any:
         if type(start) is not int and hasattr(start, "__len__"):
@@ -170,8 +187,17 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
             charge(total * _POINTER * max(len(items), 1))
             return sum(items, start)
         items = star(iterable)
-        if type(start) in _NUMBERS and all(type(x) in _NUMBERS for x in items):
-            return sum(items, start)
+        bits = 0
+        for item in items:
+            kind = type(item)
+            if kind not in _NUMBERS:
+                break
+            if kind is int:
+                bits += item.bit_length()
+        else:
+            if type(start) in _NUMBERS:
+                charge(bits // 2)  # each addition is linear in the operands' size
+                return int_result(sum(items, start), "sum")
         # Fractions, Decimals, ...: add through the size-checked `+` with a
         # tick per item (stdlib __add__ runs in host frames no tick sees).
         total = start
@@ -185,9 +211,29 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
             return False
         return hasattr(obj, name)
 
-    table: dict[str, Any] = {name: getattr(_py, name) for name in _PLAIN_NAMES}
-    table.update({name: getattr(_py, name) for name in _EXCEPTIONS})
-    table.update({
+    def _str(*args: Any, **kwargs: Any) -> str:
+        if not kwargs and len(args) == 1:
+            return to_str(args[0])
+        if not args and not kwargs:
+            return ""
+        # str(object=b'', encoding='utf-8', errors='strict')
+        params = dict(zip(("object", "encoding", "errors"), args, strict=False))
+        params.update(kwargs)
+        if set(params) - {"object", "encoding", "errors"}:
+            raise TypeError("str() got an unexpected keyword argument")
+        if "encoding" not in params and "errors" not in params:
+            return to_str(params.get("object", ""))
+        return hooks["decode"](params.get("object", b""), params.get("encoding", "utf-8"),
+                               params.get("errors", "strict"))
+
+    def _int(*args: Any, **kwargs: Any) -> int:
+        if args and isinstance(args[0], str | bytes | bytearray):
+            charge(len(args[0]))
+        return int_result(int(*args, **kwargs), "int()")
+
+    wrapped: dict[str, Any] = {
+        "str": guarded_type(str, _str),
+        "int": guarded_type(int, _int),
         "list": guarded_type(list, _list),
         "tuple": guarded_type(tuple, _tuple),
         "set": guarded_type(set, _set),
@@ -195,7 +241,6 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
         "dict": guarded_type(dict, _dict),
         "range": guarded_type(range, _range),
         "sorted": _sorted,
-        "reversed": reversed,
         "enumerate": _enumerate,
         "zip": _zip,
         "map": _map,
@@ -204,10 +249,20 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
         "min": _min,
         "max": _max,
         "sum": _sum,
+        "all": _all,
+        "any": _any,
         "hasattr": _hasattr,
         "pow": hooks["_pow_"],
         "format": hooks["format"],
         "round": hooks["round"],
         "repr": hooks["_repr_"],
-    })
+        "ascii": hooks["ascii"],
+        "divmod": hooks["divmod"],
+    }
+    expected = names("builtins", WRAPPED)
+    if set(wrapped) != expected:  # pragma: no cover - a development-time consistency check
+        raise RuntimeError(f"builtins wrappers {sorted(set(wrapped) ^ expected)} disagree with "
+                           "the allowlist")
+    table: dict[str, Any] = {name: getattr(_py, name) for name in names("builtins", SAFE)}
+    table.update(wrapped)
     return table

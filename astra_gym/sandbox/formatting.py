@@ -11,13 +11,17 @@ and ``_``-prefixed keys.
 from __future__ import annotations
 
 import _string
+import datetime as _dt
+import decimal
+import fractions
 import re
 import string
+import uuid
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from .meter import Meter
-from .ordering import CONTAINER_TYPES, stable_repr
 
 __all__ = ["estimate_len", "format_value", "percent_format", "safe_format"]
 
@@ -29,6 +33,13 @@ _PERCENT_RE = re.compile(
     r"%(?:\((?P<key>[^)]*)\))?[#0\- +]*(?P<width>\*|\d+)?(?:\.(?P<prec>\*|\d+))?[hlL]?(?P<type>.)",
     re.DOTALL)
 _SCALARS = (int, float, bool, complex, type(None))
+# Values whose own str/repr/format are bounded by their size and deterministic:
+# they format natively. Everything else renders through the session's stable,
+# charged renderer (sets ordered, no addresses, shared nodes charged).
+_LEAVES = frozenset({str, int, float, bool, complex, type(None), decimal.Decimal,
+                     fractions.Fraction, _dt.date, _dt.datetime, _dt.time, _dt.timedelta,
+                     _dt.timezone, uuid.UUID, range})
+Renderer = Callable[[Any], str]
 
 
 def estimate_len(value: Any) -> int:
@@ -36,6 +47,8 @@ def estimate_len(value: Any) -> int:
     t = type(value)
     if t is str:
         return len(value)
+    if t is bytes:
+        return 4 * len(value) + 3
     if t is int:
         return value.bit_length() // 3 + 2
     if t in _SCALARS:
@@ -71,36 +84,40 @@ def _checked_spec(meter: Meter, spec: str) -> int:
 
 
 class _StableView:
-    """Stands in for a container inside formatting so it renders stably."""
+    """Stands in for a value inside formatting so it renders through the session."""
 
-    __slots__ = ("_text",)
+    __slots__ = ("_to_repr", "_to_str", "_value")
 
-    def __init__(self, text: str) -> None:
-        self._text = text
+    def __init__(self, value: Any, to_str: Renderer, to_repr: Renderer) -> None:
+        self._value = value
+        self._to_str = to_str
+        self._to_repr = to_repr
 
     def __str__(self) -> str:
-        return self._text
+        return self._to_str(self._value)
 
-    __repr__ = __str__
+    def __repr__(self) -> str:
+        return self._to_repr(self._value)
 
     def __format__(self, spec: str) -> str:
-        return format(self._text, spec)
+        return format(self._to_str(self._value), spec)
 
 
-def stable(value: Any) -> Any:
-    """``value``, or a stand-in rendering a container with sets in stable order."""
-    if type(value) in CONTAINER_TYPES:
-        return _StableView(stable_repr(value))
-    return value
+def stable(value: Any, to_str: Renderer, to_repr: Renderer) -> Any:
+    """``value`` when it formats safely on its own, else a view that renders stably."""
+    if type(value) in _LEAVES:
+        return value
+    return _StableView(value, to_str, to_repr)
 
 
-def format_value(meter: Meter, value: Any, spec: str) -> str:
+def format_value(meter: Meter, value: Any, spec: str, to_str: Renderer,
+                 to_repr: Renderer) -> str:
     """``format(value, spec)`` with the spec's size checked and charged."""
     extra = _checked_spec(meter, spec)
     size = max(extra, estimate_len(value))
     meter.check_len(size, "formatted value")
     meter.charge(size)
-    return format(stable(value), spec)
+    return format(stable(value, to_str, to_repr), spec)
 
 
 @lru_cache(maxsize=1024)
@@ -129,16 +146,27 @@ def _parse_format(fmt: str) -> tuple[tuple[str | None, str, str | None], ...] | 
 class _CheckedFormatter(string.Formatter):
     """Slow path for templates with nested fields in their specs."""
 
-    def __init__(self, meter: Meter) -> None:
+    def __init__(self, meter: Meter, to_str: Renderer, to_repr: Renderer) -> None:
         self.meter = meter
+        self.to_str = to_str
+        self.to_repr = to_repr
 
     def get_field(self, field_name: str, args: Any, kwargs: Any) -> Any:
         if "." in field_name:
             raise ValueError("attribute access in format fields is not allowed in the sandbox")
         return super().get_field(field_name, args, kwargs)
 
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        if conversion == "r":
+            return self.to_repr(value)
+        if conversion == "s":
+            return self.to_str(value)
+        if conversion == "a":
+            return self.to_repr(value).encode("ascii", "backslashreplace").decode("ascii")
+        return super().convert_field(value, conversion)
+
     def format_field(self, value: Any, format_spec: str) -> str:
-        return format_value(self.meter, value, format_spec)
+        return format_value(self.meter, value, format_spec, self.to_str, self.to_repr)
 
 
 def _resolve(name: str, args: tuple, kwargs: dict, auto: list[int]) -> Any:
@@ -152,7 +180,8 @@ def _resolve(name: str, args: tuple, kwargs: dict, auto: list[int]) -> Any:
     return obj
 
 
-def safe_format(meter: Meter, fmt: str, args: tuple, kwargs: dict) -> str:
+def safe_format(meter: Meter, fmt: str, args: tuple, kwargs: Any, to_str: Renderer,
+                to_repr: Renderer) -> str:
     """``fmt.format(*args, **kwargs)``, refusing attribute walks and huge output."""
     parsed = _parse_format(fmt)
     if isinstance(parsed, str):
@@ -172,15 +201,16 @@ def safe_format(meter: Meter, fmt: str, args: tuple, kwargs: dict) -> str:
     except (IndexError, KeyError, TypeError):
         nested = True  # let str.format raise its own precise error below
     if nested:
-        return _CheckedFormatter(meter).vformat(fmt, args, kwargs)
+        return _CheckedFormatter(meter, to_str, to_repr).vformat(fmt, args, kwargs)
     meter.check_len(total, "formatted string")
     meter.charge(total)
-    args = tuple(stable(a) for a in args)
-    kwargs = {k: stable(v) for k, v in kwargs.items()}
+    args = tuple(stable(a, to_str, to_repr) for a in args)
+    kwargs = {k: stable(v, to_str, to_repr) for k, v in kwargs.items()}
     return fmt.format(*args, **kwargs)
 
 
-def percent_format(meter: Meter, fmt: str, values: Any) -> str:
+def percent_format(meter: Meter, fmt: str, values: Any, to_str: Renderer,
+                   to_repr: Renderer) -> str:
     """``fmt % values`` with widths, precisions and argument sizes checked."""
     total = len(fmt)
     if type(values) is tuple:
@@ -210,5 +240,13 @@ def percent_format(meter: Meter, fmt: str, values: Any) -> str:
         total += max(extra + 32, estimate_len(arg))
     meter.check_len(total, "%-formatted string")
     meter.charge(total)
-    values = tuple(stable(v) for v in values) if type(values) is tuple else stable(values)
+    if type(values) is tuple:
+        values = tuple(stable(v, to_str, to_repr) for v in values)
+    elif isinstance(values, dict):
+        # `%(key)s` looks keys up one by one: render only what the format uses.
+        keys = {match["key"] for match in _PERCENT_RE.finditer(fmt)
+                if match["key"] is not None}
+        values = {key: stable(values[key], to_str, to_repr) for key in keys}
+    else:
+        values = stable(values, to_str, to_repr)
     return fmt % values

@@ -3,16 +3,32 @@
 RestrictedPython turns ``a.b``, ``a[k]``, ``for x in it``, ``a[k] = v``,
 ``x += y`` and ``f(*a)`` into calls of ``_getattr_``, ``_getitem_``,
 ``_getiter_``, ``_write_``, ``_inplacevar_`` and ``_apply_``; our policy adds
-``_tick_``, the operator guards, ``_fv_``, ``_str_``/``_repr_`` and ``_star_``.
-:func:`build_hooks` returns all of them as closures over one :class:`Meter`, so
-each call costs one Python-level function call and no dictionary lookups.
+``_tick_``, the operator guards, ``_fv_``, ``_str_``/``_repr_``, ``_star_``
+and ``_haystack_``. :func:`build_hooks` returns all of them as closures over
+one :class:`Meter`, so each call costs one Python-level function call and no
+dictionary lookups.
+
+Two ideas run through this module:
+
+* **Size before work.** Every operation that can allocate or compute in C in
+  proportion to its operands (``'a' * n``, big-int ``//``, ``x in big_list``,
+  ``s.upper()`` on a 10 MB string, ``lst.insert(0, x)``) is sized and charged
+  *before* it runs, so one tick can never hide seconds of C work and the
+  budget stays a bound on wall time, not just on bytecode.
+* **Attribute names are the choke point.** Method calls reach C through
+  attribute loads, and RestrictedPython hands every attribute name to the
+  policy at compile time; names in :data:`GUARDED_METHODS` keep the
+  ``_getattr_`` hook, which binds the guarded version for the receiver's type
+  (looked up along the MRO, classes included, so ``str.upper(big)`` and
+  ``big.upper()`` are charged alike).
 """
 
 from __future__ import annotations
 
-import codecs
 import collections
+import datetime as _dt
 import operator
+import re
 import sys
 from collections.abc import Callable
 from fractions import Fraction
@@ -21,9 +37,11 @@ from typing import Any
 
 from RestrictedPython.Guards import full_write_guard
 
+from . import costs
 from .formatting import format_value, percent_format, safe_format
 from .meter import Meter
-from .ordering import CONTAINER_TYPES, SET_TYPES, ordered, stable_repr
+from .ordering import CONTAINER_TYPES, SET_TYPES, mask_addresses, ordered, stable_repr, stable_str
+from .textcodecs import codec_name
 
 __all__ = ["GUARDED_METHODS", "WRITABLE_TYPES", "build_hooks"]
 
@@ -31,52 +49,161 @@ __all__ = ["GUARDED_METHODS", "WRITABLE_TYPES", "build_hooks"]
 WRITABLE_TYPES = frozenset({dict, list, collections.defaultdict, collections.OrderedDict,
                             collections.Counter, collections.deque})
 
-_SEQUENCE_TYPES = (str, bytes, list, tuple, bytearray)
+_SEQUENCE_TYPES = (str, bytes, list, tuple, bytearray, collections.deque)
 _INT_TYPES = (int, bool)
+_SET_OR_DICT = (set, frozenset, dict)
 _POINTER = 8  # bytes per list item, for charging
 _NONE_TYPE = type(None)
 _SCALARS = frozenset({str, int, float, bool, _NONE_TYPE, complex})
-
-# Method names whose calls are routed through a size guard. Checking membership
-# in this set first keeps ordinary attribute access at one getattr().
-GUARDED_METHODS = frozenset({
-    "ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "format",
-    "format_map", "translate", "extend", "extendleft", "copy", "update", "fromkeys", "pop",
-    "elements", "mro", "to_bytes", "encode", "decode",
-})
-# C-implemented codecs only: pure-Python ones (punycode, idna, ...) do
-# superlinear work in host frames that no tick sees.
-_SAFE_CODECS = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1", "utf-16", "utf-16-le",
-                          "utf-16-be", "utf-32", "utf-32-le", "utf-32-be", "cp1252", "gbk",
-                          "gb2312", "gb18030", "big5", "shift_jis", "euc_jp", "euc_kr"})
+#: Strings and bytes up to this length run their O(n) methods natively (a few
+#: microseconds at most); longer ones pay one operation per 32 characters.
+_SMALL = 4096
 _DIGITS_PER_BIT = 0.30103
 
 
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# O(n) methods of immutable sequences: charged by the receiver's length.
+_STR_LINEAR = _words("""find rfind index rindex count split rsplit splitlines partition
+    rpartition upper lower casefold title capitalize swapcase strip lstrip rstrip isalnum
+    isalpha isascii isdecimal isdigit isidentifier islower isnumeric isprintable isspace
+    istitle isupper removeprefix removesuffix hex""")
+# O(n) methods of mutable sequences (always bound through a guard: the receiver
+# may grow after the method was bound).
+_LIST_LINEAR = _words("""index count remove insert pop reverse sort rotate""")
+_SET_LINEAR = _words("""union intersection difference symmetric_difference issubset
+    issuperset isdisjoint intersection_update difference_update symmetric_difference_update""")
+_REGEX_SCANS = _words("""search match fullmatch findall finditer split""")
+# Clock and time-zone readers of date/datetime classes and instances: the
+# session's frozen clock and UTC, never the host's.
+_CLOCK_METHODS = _words("""now today utcnow fromtimestamp utcfromtimestamp timestamp
+    astimezone strptime strftime""")
+
+#: Method names whose loads keep the ``_getattr_`` hook (the policy compiles
+#: every other constant attribute name to a native load).
+GUARDED_METHODS = frozenset({
+    "ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "format",
+    "format_map", "translate", "extend", "extendleft", "copy", "update", "fromkeys", "pop",
+    "elements", "most_common", "subtract", "mro", "to_bytes", "from_bytes", "encode", "decode",
+    "sub", "subn", "expand",
+} | _STR_LINEAR | _LIST_LINEAR | _SET_LINEAR | _REGEX_SCANS | _CLOCK_METHODS)
+
+_MISSING = object()
+_STRPTIME = _dt.datetime.__dict__["strptime"]  # the classmethod descriptor
+_HASH_TYPES: tuple[type, ...] = ()
+
+
+def _hash_types() -> tuple[type, ...]:
+    import hashlib
+
+    return tuple({type(getattr(hashlib, name)()) for name in (
+        "md5", "sha1", "sha256", "sha512", "sha3_256", "blake2b", "blake2s")})
+
+
 def _seq_bytes(value: Any, n: int) -> int:
-    return n * (_POINTER if type(value) in (list, tuple) else 1)
+    return n * (_POINTER if isinstance(value, list | tuple | collections.deque) else 1)
 
 
-def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
+def _bits(value: Any) -> int:
+    return value.bit_length() if type(value) is int else 0
+
+
+#: Longest strftime/strptime format (CPython lets strftime output grow to 256x the format).
+MAX_TIME_FORMAT = 1024
+
+
+def check_time_format(fmt: Any, *, parsing: bool) -> None:
+    """Refuse time formats the sandbox cannot run deterministically and cheaply.
+
+    Args:
+        fmt: A strftime/strptime format.
+        parsing: True for strptime, whose ``%Z`` accepts the host's zone names.
+
+    Raises:
+        ValueError: the format is too long, or it is a strptime format with ``%Z``.
+    """
+    if not isinstance(fmt, str):
+        return
+    if len(fmt) > MAX_TIME_FORMAT:
+        raise ValueError(f"time format of {len(fmt):,} characters is too long for the sandbox "
+                         f"(limit {MAX_TIME_FORMAT:,})")
+    if parsing and re.search(r"(?<!%)(?:%%)*%Z", fmt):
+        raise ValueError("strptime %Z is not available in the sandbox: the time zone names "
+                         "it accepts come from the host; use %z (a UTC offset)")
+
+
+def build_hooks(meter: Meter, writable_classes: set[type],
+                clock: _dt.datetime) -> dict[str, Any]:
     """Create the guard hooks of one session.
 
     Args:
         meter: The session's operation meter.
         writable_classes: Classes defined by the session's tool code; their
             instances accept attribute writes.
+        clock: The session's frozen "now" (naive, UTC).
 
     Returns:
         A mapping of hook name to callable, to merge into tool globals.
     """
     charge = meter.charge
+    spend = meter.spend
     check_len = meter.check_len
     check_bits = meter.check_bits
 
-    # ----------------------------------------------------------- operators
-    def _repeat_guard(seq: Any, times: Any) -> None:
-        if times > 0:
-            n = len(seq) * times
-            check_len(n, f"{type(seq).__name__} repetition")
-            charge(_seq_bytes(seq, n))
+    # ----------------------------------------------------------- numbers
+    def _int_result(value: Any, what: str) -> Any:
+        if type(value) is int and value.bit_length() > meter.max_int_bits:
+            check_bits(value.bit_length(), what)
+        return value
+
+    def _check_fraction(value: Fraction) -> None:
+        bits = value.numerator.bit_length() + value.denominator.bit_length()
+        if bits > meter.max_int_bits:
+            check_bits(bits, "fraction")
+        # Fraction arithmetic runs a gcd on results of this size.
+        spend(costs.gcd_ops(bits, bits) if bits > costs.BIG_BITS else bits // 64)
+
+    def _fraction_args(a: Any, b: Any) -> None:
+        # Charged before the work: the operands' gcds cost in proportion to their size.
+        bits = 0
+        for x in (a, b):
+            if type(x) is Fraction:
+                bits = max(bits, x.numerator.bit_length() + x.denominator.bit_length())
+            elif type(x) is int:
+                bits = max(bits, x.bit_length())
+        if bits > costs.BIG_BITS:
+            spend(2 * costs.gcd_ops(bits, bits))
+
+    def _arith(a: Any, b: Any, op: Callable[[Any, Any], Any], model: Callable[[int, int], int],
+               what: str) -> Any:
+        """The slow path shared by the arithmetic guards."""
+        ta, tb = type(a), type(b)
+        if ta is int and tb is int:
+            abits, bbits = a.bit_length(), b.bit_length()
+            if abits > costs.BIG_BITS or bbits > costs.BIG_BITS:
+                spend(model(abits, bbits))
+            return op(a, b)
+        if ta is Fraction or tb is Fraction:
+            _fraction_args(a, b)
+            result = op(a, b)
+            if type(result) is Fraction:
+                _check_fraction(result)
+            return result
+        if isinstance(a, _SET_OR_DICT) or isinstance(b, _SET_OR_DICT):
+            # set algebra, Counter arithmetic, dict union: O(len) in C or host Python
+            size = (len(a) if hasattr(a, "__len__") else 0) + \
+                (len(b) if hasattr(b, "__len__") else 0)
+            charge(size * _POINTER)
+            result = op(a, b)
+            if hasattr(result, "__len__"):
+                check_len(len(result), what)
+            return result
+        return op(a, b)
+
+    def _linear_model(a_bits: int, b_bits: int) -> int:
+        return costs.linear_ops(max(a_bits, b_bits))
 
     def _mul_(a: Any, b: Any) -> Any:
         ta = type(a)
@@ -84,28 +211,67 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
         if ta is float or tb is float:
             return a * b
         if ta is int and tb is int:
-            if a.bit_length() + b.bit_length() > meter.max_int_bits:
-                check_bits(a.bit_length() + b.bit_length(), "integer product")
+            abits, bbits = a.bit_length(), b.bit_length()
+            if abits + bbits > costs.BIG_BITS:
+                if abits + bbits > meter.max_int_bits:
+                    check_bits(abits + bbits, "integer product")
+                spend(costs.multiply_ops(abits, bbits))
             return a * b
         if tb in _INT_TYPES and hasattr(a, "__len__"):
             _repeat_guard(a, b)
         elif ta in _INT_TYPES and hasattr(b, "__len__"):
             _repeat_guard(b, a)
+        elif ta is Fraction or tb is Fraction:
+            _fraction_args(a, b)
         result = a * b
         if type(result) is Fraction:
             _check_fraction(result)
         return result
 
-    def _check_fraction(value: Fraction) -> None:
-        bits = value.numerator.bit_length() + value.denominator.bit_length()
-        if bits > meter.max_int_bits:
-            check_bits(bits, "fraction")
-        charge(bits // 8)  # Fraction arithmetic costs time in proportion to its size
+    def _repeat_guard(seq: Any, times: Any) -> None:
+        if times > 0:
+            n = len(seq) * times
+            check_len(n, f"{type(seq).__name__} repetition")
+            charge(_seq_bytes(seq, n))
+
+    def _floordiv_(a: Any, b: Any) -> Any:
+        if type(a) is float or type(b) is float:
+            return a // b
+        return _arith(a, b, operator.floordiv, costs.divide_ops, "floor division")
+
+    def _truediv_(a: Any, b: Any) -> Any:
+        if type(a) is float or type(b) is float:
+            return a / b
+        return _arith(a, b, operator.truediv, costs.divide_ops, "division")
+
+    def _sub_(a: Any, b: Any) -> Any:
+        ta = type(a)
+        if (ta is float or ta is int) and type(b) in (int, float):
+            if ta is int and type(b) is int and a.bit_length() > costs.BIG_BITS:
+                spend(costs.linear_ops(a.bit_length()))
+            return a - b
+        return _arith(a, b, operator.sub, _linear_model, "difference")
+
+    def _or_(a: Any, b: Any) -> Any:
+        return _arith(a, b, operator.or_, _linear_model, "union")
+
+    def _and_(a: Any, b: Any) -> Any:
+        return _arith(a, b, operator.and_, _linear_model, "intersection")
+
+    def _xor_(a: Any, b: Any) -> Any:
+        return _arith(a, b, operator.xor, _linear_model, "symmetric difference")
+
+    def _divmod(a: Any, b: Any) -> Any:
+        return _arith(a, b, divmod, costs.divide_ops, "divmod")
 
     def _pow_(a: Any, b: Any, mod: Any = None) -> Any:
-        if mod is not None:
-            return pow(a, b, mod)  # modular pow stays as small as `mod`
         ta = type(a)
+        if mod is not None:
+            if type(mod) in _INT_TYPES and type(b) in _INT_TYPES:
+                mbits = max(mod.bit_length(), _bits(a) if ta is int else 0)
+                if mbits > 64 or b.bit_length() > 64:
+                    spend(costs.modpow_ops(abs(b).bit_length(), mbits))
+            return pow(a, b, mod)
         if type(b) in _INT_TYPES and b > 1 and ta in (int, bool, Fraction):
             base_bits = (a.bit_length() if ta is not Fraction
                          else a.numerator.bit_length() + a.denominator.bit_length())
@@ -113,7 +279,7 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
                 bits = base_bits * b
                 if bits > meter.max_int_bits:
                     check_bits(bits, "power")
-                charge(bits // 8)
+                spend(costs.multiply_ops(bits, bits) if bits > costs.BIG_BITS else bits // 256)
         return a**b
 
     def _lshift_(a: Any, b: Any) -> Any:
@@ -127,43 +293,66 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
     def _add_(a: Any, b: Any) -> Any:
         ta = type(a)
         if ta is int or ta is float:
+            if ta is int and type(b) is int and a.bit_length() > costs.BIG_BITS:
+                spend(costs.linear_ops(a.bit_length()))
             return a + b
         if isinstance(a, _SEQUENCE_TYPES) and isinstance(b, _SEQUENCE_TYPES):
             n = len(a) + len(b)
             check_len(n, f"{ta.__name__} concatenation")
             charge(_seq_bytes(a, n))
             return a + b
+        if ta is Fraction or type(b) is Fraction:
+            _fraction_args(a, b)
         result = a + b
         if type(result) is Fraction:
             _check_fraction(result)
         elif isinstance(result, dict):  # Counter + Counter
+            charge(len(result) * 3 * _POINTER)
             check_len(len(result), "mapping")
         return result
 
     def _mod_(a: Any, b: Any) -> Any:
         ta = type(a)
-        if ta is int or ta is float:
+        if ta is float:
+            return a % b
+        if ta is int:
+            if type(b) is int and a.bit_length() > costs.BIG_BITS:
+                spend(costs.divide_ops(a.bit_length(), b.bit_length()))
             return a % b
         if isinstance(a, str | bytes):
-            return percent_format(meter, a, b)
-        return a % b
+            return percent_format(meter, a, b, _str_, _repr_)
+        return _arith(a, b, operator.mod, costs.divide_ops, "remainder")
 
-    inplace_ops: dict[str, Callable[[Any, Any], Any]] = {
-        "+=": _add_, "*=": _mul_, "**=": _pow_, "<<=": _lshift_, "%=": _mod_,
-        "-=": operator.isub, "/=": operator.itruediv, "//=": operator.ifloordiv,
-        ">>=": operator.irshift, "&=": operator.iand, "|=": operator.ior,
-        "^=": operator.ixor, "@=": operator.imatmul,
+    # `x op= y` keeps in-place semantics for mutable containers (aliases see
+    # the change) and goes through the binary guards for everything else.
+    binary_ops: dict[str, Callable[[Any, Any], Any]] = {
+        "+=": _add_, "*=": _mul_, "**=": _pow_, "<<=": _lshift_, "%=": _mod_, "-=": _sub_,
+        "/=": _truediv_, "//=": _floordiv_, "|=": _or_, "&=": _and_, "^=": _xor_,
+        ">>=": operator.irshift, "@=": operator.imatmul,
+    }
+    inplace_container_ops: dict[str, Callable[[Any, Any], Any]] = {
+        "|=": operator.ior, "&=": operator.iand, "-=": operator.isub, "^=": operator.ixor,
     }
 
     def _inplacevar_(op: str, x: Any, y: Any) -> Any:
-        if op == "+=" and type(x) is list:
-            items = _star_(y)
-            n = len(x) + len(items)
-            check_len(n, "list")
-            charge(len(items) * _POINTER)
-            x += items
-            return x
-        return inplace_ops[op](x, y)
+        kind = type(x)
+        if kind is list or kind is collections.deque or kind is bytearray:
+            if op == "+=":
+                items = y if type(y) in (bytes, bytearray) else _star_(y)
+                check_len(len(x) + len(items), kind.__name__)
+                x += items
+                return x
+            if op == "*=" and type(y) in _INT_TYPES:
+                _repeat_guard(x, y)
+                x *= y
+                return x
+        elif op in inplace_container_ops and isinstance(x, _SET_OR_DICT):
+            size = len(x) + (len(y) if hasattr(y, "__len__") else 0)
+            charge(size * _POINTER)
+            result = inplace_container_ops[op](x, y)
+            check_len(len(result), kind.__name__)
+            return result
+        return binary_ops[op](x, y)
 
     # ------------------------------------------------------------ strings
     def _str_(value: Any) -> str:
@@ -172,9 +361,7 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
             return value
         if t in _SCALARS:
             return str(value)
-        # Containers render through stable_repr (sets sorted at any depth,
-        # each node charged); other objects keep their own str().
-        text = stable_repr(value, charge) if t in CONTAINER_TYPES else str(value)
+        text = stable_str(value, charge)
         check_len(len(text), "string")
         charge(len(text))
         return text
@@ -187,13 +374,18 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
         charge(len(text))
         return text
 
+    def _ascii(value: Any) -> str:
+        text = _repr_(value)
+        charge(len(text) * 4)
+        return text.encode("ascii", "backslashreplace").decode("ascii")
+
     def _fv_(value: Any, conversion: int, spec: str) -> Any:
         if conversion == 114:  # !r
             value = _repr_(value)
         elif conversion == 115:  # !s
             value = _str_(value)
         elif conversion == 97:  # !a
-            value = ascii(_repr_(value))
+            value = _ascii(value)
         if not spec:
             t = type(value)
             if t is str:
@@ -201,7 +393,7 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
             if t in _SCALARS:
                 return value
             return _str_(value)
-        return format_value(meter, value, spec)
+        return format_value(meter, value, spec, _str_, _repr_)
 
     def _fvs_(value: Any) -> Any:
         t = type(value)
@@ -216,7 +408,7 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
     def _format_builtin(value: Any, spec: str = "") -> str:
         if not spec:
             return _str_(value)
-        return format_value(meter, value, spec)
+        return format_value(meter, value, spec, _str_, _repr_)
 
     # ------------------------------------------------------------- methods
     def _s_pad(name: str) -> Callable[..., Any]:
@@ -242,6 +434,7 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
 
     def _s_replace(self: Any, old: Any, new: Any, count: Any = -1) -> Any:
         kind = type(self)
+        charge(len(self))
         if type(old) is kind and type(new) is kind and len(new) > len(old):
             hits = self.count(old) if old else len(self) + 1
             if type(count) in _INT_TYPES and count >= 0:
@@ -267,27 +460,31 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
             for value in table.values():
                 if type(value) is str and len(value) > widest:
                     widest = len(value)
+            if hasattr(type(table), "__missing__"):
+                # a defaultdict grows one entry per distinct character looked up
+                check_len(len(table) + len(self), "translate table")
+                charge(len(self) * 3 * _POINTER)
+                widest = max(widest, 64)
         n = len(self) * widest
         check_len(n, "translate")
         charge(n)
         return type(self).translate(self, table)
 
     def _s_format(self: Any, *args: Any, **kwargs: Any) -> str:
-        return safe_format(meter, self, args, kwargs)
+        return safe_format(meter, self, args, kwargs, _str_, _repr_)
 
     def _s_format_map(self: Any, mapping: Any) -> str:
-        return safe_format(meter, self, (), mapping)
+        return safe_format(meter, self, (), mapping, _str_, _repr_)
 
     def _l_extend(self: Any, iterable: Any) -> None:
-        items = iterable if type(iterable) in (list, tuple) else _star_(iterable)
+        items = _star_(iterable)
         n = len(self) + len(items)
         check_len(n, "extend")
-        charge(len(items) * _POINTER)
         type(self).extend(self, items)
 
     def _d_extendleft(self: Any, iterable: Any) -> None:
         items = _star_(iterable)
-        charge(len(items) * _POINTER)
+        check_len(len(self) + len(items), "extendleft")
         self.extendleft(items)
 
     def _copy(self: Any) -> Any:
@@ -299,9 +496,21 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
             if hasattr(other, "__len__"):
                 charge(len(other) * 2 * _POINTER)
         charge(len(kwargs) * 2 * _POINTER)
-        type(self).update(self, *[ordered(a) if type(a) in SET_TYPES else a for a in args],
-                          **kwargs)
+        type(self).update(self, *[_star_(a) if not isinstance(a, dict) and not
+                                  hasattr(a, "keys") else a for a in args], **kwargs)
         check_len(len(self), "mapping")
+
+    def _counter_subtract(self: Any, *args: Any, **kwargs: Any) -> None:
+        for other in args:
+            if hasattr(other, "__len__"):
+                charge(len(other) * 4 * _POINTER)  # a host-Python loop per item
+        collections.Counter.subtract(self, *[_star_(a) if not isinstance(a, dict) else a
+                                             for a in args], **kwargs)
+
+    def _counter_most_common(self: Any, n: Any = None) -> list:
+        size = len(self)
+        charge(size * _POINTER * max(size.bit_length(), 1))
+        return collections.Counter.most_common(self, n)
 
     def _d_fromkeys(cls: Any, iterable: Any, value: Any = None) -> Any:
         keys = _star_(iterable)
@@ -327,19 +536,23 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
             charge(length)
         return int.to_bytes(self, length, *args, **kwargs)
 
-    def _codec(encoding: Any) -> str:
-        name = codecs.lookup(encoding).name if isinstance(encoding, str) else encoding
-        if name not in _SAFE_CODECS:
-            raise LookupError(f"codec {encoding!r} is not available in the sandbox")
-        return name
+    def _from_bytes(cls: Any, data: Any, *args: Any, **kwargs: Any) -> int:
+        if hasattr(data, "__len__"):
+            if len(data) * 8 > meter.max_int_bits:
+                check_bits(len(data) * 8, "int.from_bytes")
+            charge(len(data))
+        return _int_result(cls.from_bytes(data, *args, **kwargs), "int.from_bytes")
 
     def _s_encode(self: Any, encoding: Any = "utf-8", errors: str = "strict") -> bytes:
         charge(len(self) * 4)
-        return str.encode(self, _codec(encoding), errors)
+        return str.encode(self, codec_name(encoding), errors)
 
     def _b_decode(self: Any, encoding: Any = "utf-8", errors: str = "strict") -> str:
+        if not isinstance(self, bytes | bytearray):
+            raise TypeError("decoding to str: need a bytes-like object, "
+                            f"{type(self).__name__} found")
         charge(len(self) * 4)
-        return type(self).decode(self, _codec(encoding), errors)
+        return bytes.decode(self, codec_name(encoding), errors)
 
     def _round(number: Any, ndigits: Any = None) -> Any:
         # int.__round__ and Fraction.__round__ compute 10 ** |ndigits| in C.
@@ -357,38 +570,131 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
         exc = sys.exception()
         if exc is not None:
             exc.__context__ = None
-        meter.spend(ops)
+        spend(ops)
 
-    string_methods: dict[str, Callable[..., Any]] = {
-        "ljust": _s_pad("ljust"), "rjust": _s_pad("rjust"), "center": _s_pad("center"),
-        "zfill": _s_zfill, "expandtabs": _s_expandtabs, "replace": _s_replace,
-        "join": _s_join, "translate": _s_translate,
-    }
+    # --- O(n) methods, charged by size (the receiver's for immutable types)
+    def _linear(real: Callable[..., Any], weight: int) -> Callable[..., Any]:
+        def charged(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if hasattr(self, "__len__"):
+                charge(len(self) * weight)
+            return real(self, *args, **kwargs)
+        return charged
+
+    def _list_sort(self: Any, *, key: Any = None, reverse: bool = False) -> None:
+        n = len(self)
+        charge(n * _POINTER * max(n.bit_length(), 1))
+        type(self).sort(self, key=key, reverse=reverse)
+
+    def _regex_scan(name: str) -> Callable[..., Any]:
+        real = getattr(re.Pattern, name)
+
+        def scan(self: Any, string: Any, *args: Any, **kwargs: Any) -> Any:
+            if hasattr(string, "__len__"):
+                charge(len(string))
+            return real(self, string, *args, **kwargs)
+        return scan
+
+    def _pattern_sub(subn: bool) -> Callable[..., Any]:
+        def sub(self: Any, repl: Any, string: Any, count: int = 0) -> Any:
+            return regex_substitute(meter, self, repl, string, count, subn, _str_)
+        return sub
+
+    def _match_expand(self: Any, template: Any) -> Any:
+        if isinstance(template, str | bytes):
+            refs = template.count("\\" if isinstance(template, str) else b"\\") + 1
+            size = len(template) + refs * len(self.string)
+            check_len(size, "Match.expand output")
+            charge(size)
+        return re.Match.expand(self, template)
+
+    def _strftime(self: Any, fmt: Any) -> str:
+        check_time_format(fmt, parsing=False)
+        return type(self).strftime(self, fmt)
+
+    def _hash_update(self: Any, data: Any) -> None:
+        if hasattr(data, "__len__"):
+            charge(len(data))
+        self.update(data)
+
     method_guards: dict[tuple[type, str], Callable[..., Any]] = {}
     for kind in (str, bytes, bytearray):
-        for name, guard in string_methods.items():
-            method_guards[(kind, name)] = guard
+        method_guards.update({
+            (kind, "ljust"): _s_pad("ljust"), (kind, "rjust"): _s_pad("rjust"),
+            (kind, "center"): _s_pad("center"), (kind, "zfill"): _s_zfill,
+            (kind, "expandtabs"): _s_expandtabs, (kind, "replace"): _s_replace,
+            (kind, "join"): _s_join, (kind, "translate"): _s_translate,
+        })
     method_guards[(str, "format")] = _s_format
     method_guards[(str, "format_map")] = _s_format_map
     for kind in (list, collections.deque):
         method_guards[(kind, "extend")] = _l_extend
         method_guards[(kind, "copy")] = _copy
+        for name in _LIST_LINEAR:
+            real = getattr(kind, name, None)
+            if real is not None:
+                method_guards[(kind, name)] = _linear(real, 4 if name in (
+                    "index", "count", "remove") else 1)
+    method_guards[(list, "sort")] = _list_sort
     method_guards[(collections.deque, "extendleft")] = _d_extendleft
     for kind in (dict, set, frozenset, collections.OrderedDict, collections.defaultdict,
                  collections.Counter):
         method_guards[(kind, "copy")] = _copy
     for kind in (dict, collections.OrderedDict, collections.defaultdict, collections.Counter):
         method_guards[(kind, "update")] = _d_update
+    for kind in (set, frozenset):
+        for name in _SET_LINEAR:
+            real = getattr(kind, name, None)
+            if real is not None:
+                method_guards[(kind, name)] = _linear(real, _POINTER)
+    method_guards[(set, "update")] = _linear(set.update, _POINTER)
     method_guards[(set, "pop")] = _set_pop
     method_guards[(collections.Counter, "elements")] = _counter_elements
+    method_guards[(collections.Counter, "most_common")] = _counter_most_common
+    method_guards[(collections.Counter, "subtract")] = _counter_subtract
     method_guards[(int, "to_bytes")] = _to_bytes
     method_guards[(str, "encode")] = _s_encode
     method_guards[(bytes, "decode")] = _b_decode
     method_guards[(bytearray, "decode")] = _b_decode
+    for name in _REGEX_SCANS:
+        method_guards[(re.Pattern, name)] = _regex_scan(name)
+    method_guards[(re.Pattern, "sub")] = _pattern_sub(False)
+    method_guards[(re.Pattern, "subn")] = _pattern_sub(True)
+    method_guards[(re.Match, "expand")] = _match_expand
+    global _HASH_TYPES
+    if not _HASH_TYPES:
+        _HASH_TYPES = _hash_types()
+    for kind in _HASH_TYPES:
+        method_guards[(kind, "update")] = _hash_update
     class_methods: dict[tuple[type, str], Callable[..., Any]] = {
         (kind, "fromkeys"): _d_fromkeys
         for kind in (dict, collections.OrderedDict, collections.Counter)
     }
+    class_methods[(int, "from_bytes")] = _from_bytes
+    for name, guard in clock_methods(clock).items():
+        for kind in (_dt.date, _dt.datetime):
+            if hasattr(kind, name):
+                class_methods[(kind, name)] = guard
+    for name, guard in instance_clock_methods().items():
+        method_guards[(_dt.datetime, name)] = guard
+    for kind in (_dt.date, _dt.time):
+        method_guards[(kind, "strftime")] = _strftime
+    # Methods of immutable receivers bind natively when the receiver is small.
+    immutable_linear = {(kind, name) for kind in (str, bytes) for name in _STR_LINEAR
+                        if hasattr(kind, name)}
+
+    resolved: dict[tuple[type, str], Any] = {}
+
+    def _resolve(mro: tuple[type, ...], name: str) -> Any:
+        for base in mro:
+            guard = method_guards.get((base, name))
+            if guard is not None:
+                return ("method", guard)
+            cm = class_methods.get((base, name))
+            if cm is not None:
+                return ("class", cm)
+            if (base, name) in immutable_linear:
+                return ("linear", getattr(base, name))
+        return None
 
     def _getattr_(obj: Any, name: str, *default: Any) -> Any:
         # Attribute names come from compiled code, where RestrictedPython has
@@ -400,14 +706,25 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
             if is_class:
                 if name == "mro":
                     raise AttributeError("'mro' is not available in the sandbox")
-                obj = getattr(obj, "_astra_real", obj)
-            for base in (obj.__mro__ if is_class else type(obj).__mro__):
-                guard = method_guards.get((base, name))
-                if guard is not None:
+                real = getattr(obj, "_astra_real", obj)
+                found = _resolve(real.__mro__, name)
+            else:
+                key = (type(obj), name)
+                found = resolved.get(key, _MISSING)
+                if found is _MISSING:
+                    found = resolved[key] = _resolve(type(obj).__mro__, name)
+            if found is not None:
+                kind, guard = found
+                if kind == "method":
                     return guard if is_class else partial(guard, obj)
-                cm = class_methods.get((base, name))
-                if cm is not None:
-                    return partial(cm, obj if is_class else type(obj))
+                if kind == "class":
+                    return partial(guard, real if is_class else type(obj))
+                # "linear": an O(n) method of an immutable str/bytes
+                if is_class:
+                    return _linear(guard, 1)
+                if len(obj) <= _SMALL:
+                    return getattr(obj, name)
+                return partial(_linear(guard, 1), obj)
         return getattr(obj, name, *default)
 
     # -------------------------------------------------------- item access
@@ -435,8 +752,8 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
         """Materialise ``*obj``: stable for sets, charged, capped."""
         t = type(obj)
         if t is list or t is tuple:
-            return obj
-        if t in SET_TYPES:
+            items = obj
+        elif t in SET_TYPES:
             items = ordered(obj)
         elif t is dict or t is str or t is range:
             items = obj
@@ -450,6 +767,25 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
                     check_len(len(items), "unpacked iterable")
         charge(len(items) * _POINTER)
         return items
+
+    def _haystack_(obj: Any) -> Any:
+        """The right operand of ``in``: charged by what the membership test scans."""
+        t = type(obj)
+        if t is dict or t is set or t is frozenset or t is range:
+            return obj
+        if t is str or t is bytes:
+            if len(obj) > _SMALL:
+                charge(len(obj))
+            return obj
+        if t is list or t is tuple or t is collections.deque:
+            if len(obj) > 64:
+                charge(len(obj) * 4)
+            return obj
+        if isinstance(obj, _SET_OR_DICT):
+            return obj
+        if hasattr(obj, "__len__") and not isinstance(obj, type):
+            charge(len(obj) * 4)
+        return obj
 
     def _unpack_sequence_(it: Any, spec: Any, getiter: Any) -> Any:
         if type(it) is tuple or type(it) is list:
@@ -465,11 +801,124 @@ def build_hooks(meter: Meter, writable_classes: set[type]) -> dict[str, Any]:
     return {
         "_tick_": meter.tick,
         "_mul_": _mul_, "_pow_": _pow_, "_lshift_": _lshift_, "_add_": _add_, "_mod_": _mod_,
+        "_sub_": _sub_, "_floordiv_": _floordiv_, "_truediv_": _truediv_, "_or_": _or_,
+        "_and_": _and_, "_xor_": _xor_,
         "_inplacevar_": _inplacevar_, "_handler_": _handler_,
         "_fv_": _fv_, "_fvs_": _fvs_, "_str_": _str_, "_repr_": _repr_, "_star_": _star_,
+        "_haystack_": _haystack_,
         "_getattr_": _getattr_, "_getitem_": _getitem_, "_write_": _write_,
         "_getiter_": _getiter_, "_unpack_sequence_": _unpack_sequence_,
         "_iter_unpack_sequence_": _iter_unpack_sequence_, "_apply_": _apply_,
-        # used by builtins.py
-        "format": _format_builtin, "round": _round,
+        # used by builtins.py and modules.py
+        "format": _format_builtin, "round": _round, "ascii": _ascii, "divmod": _divmod,
+        "int_result": _int_result, "from_bytes": _from_bytes, "decode": _b_decode,
+        "check_fraction": _check_fraction,
     }
+
+
+def regex_substitute(meter: Meter, pattern: Any, repl: Any, string: Any, count: Any,
+                     subn: bool, to_str: Callable[[Any], str]) -> Any:
+    """``pattern.sub(repl, string, count)`` with its output sized before it is built.
+
+    A string replacement is expanded once per match (group references copy up
+    to the whole string each); a callable replacement is charged for what it
+    returns, as it returns it.
+    """
+    if isinstance(string, str | bytes):
+        meter.charge(len(string))
+        if isinstance(repl, str | bytes):
+            hits = 0
+            for _ in pattern.finditer(string):
+                meter.tick()
+                hits += 1
+                if count and hits >= count:
+                    break
+            refs = repl.count("\\" if isinstance(repl, str) else b"\\")
+            per_hit = len(repl) + refs * (len(string) + 1)
+            size = len(string) + hits * per_hit
+            meter.check_len(size, "re.sub output")
+            meter.charge(size)
+        elif callable(repl):
+            user = repl
+            total = [len(string)]
+
+            def repl(match: Any) -> Any:
+                out = user(match)
+                if isinstance(out, str | bytes):
+                    total[0] += len(out)
+                    meter.check_len(total[0], "re.sub output")
+                    meter.charge(len(out))
+                return out
+    return pattern.subn(repl, string, count) if subn else pattern.sub(repl, string, count)
+
+
+def clock_methods(clock: _dt.datetime) -> dict[str, Callable[..., Any]]:
+    """Guards for the clock and time-zone readers of ``date``/``datetime``.
+
+    They receive the class (for an instance, its class) first. ``now`` and
+    friends on a *real* ``datetime`` (``datetime.max.now()``, ``d.date().today()``)
+    would read the host's clock; naive ``timestamp``/``astimezone`` and
+    ``fromtimestamp`` would read the host's time zone. The session's frozen
+    classes (:mod:`.modules`) answer the clock; UTC answers the time zone.
+    """
+    utc = _dt.UTC
+    aware = clock.replace(tzinfo=utc) if clock.tzinfo is None else clock.astimezone(utc)
+    naive_utc = aware.replace(tzinfo=None)
+
+    def _as(cls: type, value: _dt.datetime) -> Any:
+        if issubclass(cls, _dt.datetime):
+            return cls(value.year, value.month, value.day, value.hour, value.minute,
+                       value.second, value.microsecond, value.tzinfo, fold=value.fold)
+        return cls(value.year, value.month, value.day)
+
+    def now(cls: type, tz: Any = None) -> Any:
+        return _as(cls, naive_utc if tz is None else aware.astimezone(tz))
+
+    def today(cls: type) -> Any:
+        return _as(cls, naive_utc)
+
+    def utcnow(cls: type) -> Any:
+        return _as(cls, naive_utc)
+
+    def fromtimestamp(cls: type, timestamp: Any, tz: Any = None) -> Any:
+        value = _dt.datetime.fromtimestamp(timestamp, utc if tz is None else tz)
+        return _as(cls, value.replace(tzinfo=None) if tz is None else value)
+
+    def utcfromtimestamp(cls: type, timestamp: Any) -> Any:
+        return _as(cls, _dt.datetime.fromtimestamp(timestamp, utc).replace(tzinfo=None))
+
+    def strptime(cls: type, string: Any, fmt: Any) -> Any:
+        check_time_format(fmt, parsing=True)
+        return _STRPTIME.__get__(None, cls)(string, fmt)
+
+    return {"now": now, "today": today, "utcnow": utcnow, "fromtimestamp": fromtimestamp,
+            "utcfromtimestamp": utcfromtimestamp, "strptime": strptime}
+
+
+def instance_clock_methods() -> dict[str, Callable[..., Any]]:
+    """Guards for ``timestamp``/``astimezone`` on datetime instances (naive = UTC)."""
+    utc = _dt.UTC
+
+    def timestamp(self: Any) -> float:
+        if self.tzinfo is None:
+            self = self.replace(tzinfo=utc)
+        return _dt.datetime.timestamp(self)
+
+    def astimezone(self: Any, tz: Any = None) -> Any:
+        if self.tzinfo is None:
+            self = self.replace(tzinfo=utc)
+        return _dt.datetime.astimezone(self, utc if tz is None else tz)
+
+    return {"timestamp": timestamp, "astimezone": astimezone}
+
+
+__all__ += [
+    "CONTAINER_TYPES",
+    "MAX_TIME_FORMAT",
+    "check_time_format",
+    "clock_methods",
+    "instance_clock_methods",
+    "mask_addresses",
+    "regex_substitute",
+    "stable_repr",
+]

@@ -1,21 +1,21 @@
-"""Whitelisted standard-library modules, behind read-only proxies.
+"""Allowlisted standard-library modules, behind read-only proxies.
 
-``import X`` inside a tool returns a :class:`ModuleProxy` exposing only vetted
-members of ``X``. What would break determinism is replaced: ``datetime.now()``,
-``date.today()`` and ``time.time()`` read the session's frozen clock, ``random``
-is the session's own seeded ``random.Random`` (never the host's module), and
-``uuid.uuid4()`` draws from it. What iterates or allocates in C without bound
-(``itertools.count()`` fed to ``sorted``, ``math.factorial(10**7)``,
-``json.dumps(x, indent=10**9)``, ``re.sub`` with a huge replacement, ...) is
-wrapped so it ticks or is size-checked first. Anything not listed is an
-``ImportError``.
+``import X`` inside a tool returns a :class:`ModuleProxy` exposing exactly the
+members :data:`.allowlist.ALLOWLIST` lists for ``X``: the real object for a
+``safe`` entry, a wrapper from this module for a ``wrapped`` one, nothing for
+a ``removed`` one. What would break determinism is replaced: ``datetime.now()``,
+``date.today()`` and ``time.time()`` read the session's frozen clock, time
+zones are UTC, ``random`` is the session's own seeded ``random.Random`` (never
+the host's module), and ``uuid.uuid4()`` draws from it. What iterates,
+computes or allocates in C (or in host Python) in proportion to its arguments
+is wrapped so it ticks, or is sized and charged first. Anything not listed is
+an ``ImportError``.
 """
 
 from __future__ import annotations
 
 import calendar as _calendar
 import collections as _collections
-import copy as _copy
 import datetime as _dt
 import decimal as _decimal
 import fractions as _fractions
@@ -30,26 +30,48 @@ import statistics as _statistics
 import string as _string
 import textwrap as _textwrap
 import time as _time
+import types as _types
 import typing as _typing
 import uuid as _uuid
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from .builtins import guarded_type
+from . import costs
+from .allowlist import ALLOWLIST, SAFE, WRAPPED, names
+from .builtins import LAZY_C_ITERATORS, guarded_type, ticking
+from .copier import Copier
+from .guards import check_time_format, regex_substitute
 from .meter import Meter
 from .ordering import SET_TYPES, ordered, ordered_if_set
 
 __all__ = ["ALLOWED_MODULES", "DECIMAL_CONTEXT", "ModuleProxy", "ModuleTable",
            "frozen_time_modules"]
 
-ALLOWED_MODULES = (
-    "math", "json", "re", "datetime", "time", "random", "string", "collections", "itertools",
-    "functools", "statistics", "decimal", "fractions", "typing", "copy", "calendar",
-    "textwrap", "uuid", "hashlib",
-)
+ALLOWED_MODULES = tuple(name for name in ALLOWLIST if name != "builtins")
+_REAL_MODULES = {
+    "math": _math, "json": _json, "re": _re, "datetime": _dt, "time": _time,
+    "random": _random, "string": _string, "collections": _collections,
+    "itertools": _itertools, "functools": _functools, "statistics": _statistics,
+    "decimal": _decimal, "fractions": _fractions, "typing": _typing, "copy": None,
+    "calendar": _calendar, "textwrap": _textwrap, "uuid": _uuid, "hashlib": _hashlib,
+}
 _POINTER = 8
 _EXPONENT = _re.compile(r"[eE]\s*([+-]?\d+)")
+_TOOL_FILE = "<tool>"
+_MAX_FIELDS = 256  # namedtuple fields
+_MAX_NAME = 64
+#: Largest |exponent| of a Decimal inside the sandbox (about 100,000 bits).
+DECIMAL_EXP_LIMIT = 30_000
+#: Longest Decimal coefficient, in digits (about 100,000 bits, like max_int_bits).
+DECIMAL_DIGITS_LIMIT = 31_000
+#: The decimal context active during calls of sessions that imported decimal:
+#: the default precision and rounding, with exponents bounded so arithmetic
+#: overflows (a clean error) instead of building huge numbers.
+DECIMAL_CONTEXT = _decimal.Context(prec=28, rounding=_decimal.ROUND_HALF_EVEN,
+                                   Emax=DECIMAL_EXP_LIMIT, Emin=-DECIMAL_EXP_LIMIT,
+                                   traps=[_decimal.InvalidOperation, _decimal.DivisionByZero,
+                                          _decimal.Overflow])
 
 
 class ModuleProxy:
@@ -82,8 +104,16 @@ class ModuleProxy:
         return f"<module '{self._label}' (sandboxed)>"
 
 
-def _pick(module: Any, names: str) -> dict[str, Any]:
-    return {name: getattr(module, name) for name in names.split() if hasattr(module, name)}
+def _is_tool_function(value: Any) -> bool:
+    return type(value) is _types.FunctionType and value.__code__.co_filename == _TOOL_FILE
+
+
+def _utc_time_format(fmt: Any) -> Any:
+    """``fmt`` with %Z/%z spelled out as UTC (a struct_time's zone is the host's)."""
+    if not isinstance(fmt, str):
+        return fmt
+    check_time_format(fmt, parsing=False)
+    return _re.sub(r"%(.)", lambda m: {"Z": "UTC", "z": "+0000"}.get(m[1], m[0]), fmt)
 
 
 # ------------------------------------------------------------------ clock
@@ -92,7 +122,10 @@ def frozen_time_modules(clock: _dt.datetime) -> tuple[type, type, dict[str, Any]
     """Frozen ``datetime``/``date`` classes and ``time`` members for ``clock``.
 
     ``clock`` is naive and read as UTC. Cached per clock, so sessions that
-    share the default clock share the classes.
+    share the default clock share the classes; nothing tool code can reach
+    writes to them (attribute writes on classes are refused, and the
+    stdlib helpers that could, such as ``functools.total_ordering``, only
+    accept the tool's own classes).
     """
     aware = clock.replace(tzinfo=_dt.UTC) if clock.tzinfo is None else clock
     naive_utc = aware.astimezone(_dt.UTC).replace(tzinfo=None)
@@ -128,6 +161,13 @@ def frozen_time_modules(clock: _dt.datetime) -> tuple[type, type, dict[str, Any]
     def _struct(secs: float | None = None) -> _time.struct_time:
         return _time.gmtime(epoch if secs is None else secs)
 
+    def strftime(fmt: Any, t: Any = None) -> str:
+        return _time.strftime(_utc_time_format(fmt), _struct(None) if t is None else t)
+
+    def strptime(string: Any, fmt: Any = "%a %b %d %H:%M:%S %Y") -> _time.struct_time:
+        check_time_format(fmt, parsing=True)
+        return _time.strptime(string, fmt)
+
     time_members = {
         "time": lambda: epoch,
         "time_ns": lambda: int(epoch * 1_000_000_000),
@@ -140,8 +180,8 @@ def frozen_time_modules(clock: _dt.datetime) -> tuple[type, type, dict[str, Any]
         "gmtime": _struct,
         "localtime": _struct,
         "mktime": lambda t: float(_calendar.timegm(t)),
-        "strftime": lambda fmt, t=None: _time.strftime(fmt, _struct(None) if t is None else t),
-        "strptime": _time.strptime,
+        "strftime": strftime,
+        "strptime": strptime,
         "asctime": lambda t=None: _time.asctime(_struct(None) if t is None else t),
         "ctime": lambda secs=None: _time.asctime(_struct(secs)),
         "struct_time": _time.struct_time,
@@ -150,67 +190,86 @@ def frozen_time_modules(clock: _dt.datetime) -> tuple[type, type, dict[str, Any]
     return datetime, date, time_members
 
 
-
-#: Largest |exponent| of a Decimal inside the sandbox (about 100,000 bits).
-DECIMAL_EXP_LIMIT = 30_000
-#: The decimal context active during calls of sessions that imported decimal:
-#: the default precision and rounding, with exponents bounded so arithmetic
-#: overflows (a clean error) instead of building huge numbers.
-DECIMAL_CONTEXT = _decimal.Context(prec=28, rounding=_decimal.ROUND_HALF_EVEN,
-                                   Emax=DECIMAL_EXP_LIMIT, Emin=-DECIMAL_EXP_LIMIT,
-                                   traps=[_decimal.InvalidOperation, _decimal.DivisionByZero,
-                                          _decimal.Overflow])
-
-
 class ModuleTable:
-    """The modules one session can import, built lazily on first import."""
+    """The modules one session can import, built lazily on first import.
+
+    Args:
+        meter: The session's meter.
+        rng: The session's seeded generator.
+        seed: The session seed (``random.seed()`` without an argument goes back to it).
+        clock: The session's frozen "now".
+        hooks: The session's guard hooks.
+        tool_classes: Classes the session's tool code defined.
+    """
 
     uses_decimal = False
 
     def __init__(self, meter: Meter, rng: _random.Random, seed: int, clock: _dt.datetime,
-                 hooks: dict[str, Any]) -> None:
+                 hooks: dict[str, Any], tool_classes: set[type]) -> None:
         self._meter = meter
         self._rng = rng
         self._seed = seed
         self._clock = clock
         self._hooks = hooks
+        self._classes = tool_classes
         self._built: dict[str, ModuleProxy] = {}
 
     def get(self, name: str) -> ModuleProxy | None:
         proxy = self._built.get(name)
         if proxy is None and name in ALLOWED_MODULES:
-            proxy = ModuleProxy(name, getattr(self, f"_build_{name}")())
+            proxy = ModuleProxy(name, self.members(name))
             self._built[name] = proxy
         return proxy
 
+    def members(self, name: str) -> dict[str, Any]:
+        """Every member of module ``name``: the real object or its wrapper, per the allowlist."""
+        wrappers = getattr(self, f"_wrap_{name}")()
+        expected = names(name, WRAPPED)
+        stray = set(wrappers) - expected
+        if stray:  # pragma: no cover - a development-time consistency check
+            raise RuntimeError(f"{name}: wrappers {sorted(stray)} are not in the allowlist")
+        real = _REAL_MODULES[name]
+        source = self._rng if name == "random" else real
+        members = {member: getattr(source, member) for member in names(name, SAFE)
+                   if hasattr(source, member)}  # some members are version-dependent
+        members.update(wrappers)
+        return members
+
     # -- helpers ------------------------------------------------------------
     def _ticking(self, iterator: Any) -> Any:
-        tick = self._meter.tick
-        for item in iterator:
-            tick()
-            yield item
+        return ticking(iterator, self._meter.tick)
+
+    def _lazy(self, value: Any) -> Any:
+        kind = type(value)
+        if kind in SET_TYPES:
+            return ordered(value)
+        if kind in LAZY_C_ITERATORS:
+            return self._ticking(value)
+        return value
 
     def _wrap_iter(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        ticking = self._ticking
+        lazy = self._lazy
+        ticking_ = self._ticking
 
-        @_functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return ticking(func(*[ordered_if_set(a) for a in args], **kwargs))
+            return ticking_(func(*[lazy(a) for a in args], **kwargs))
+        wrapper.__name__ = wrapper.__qualname__ = func.__name__
         return wrapper
 
-    def _ordered_args(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        @_functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return func(*[ordered_if_set(a) for a in args], **kwargs)
-        return wrapper
+    def _materialised(self, value: Any) -> list:
+        items = self._hooks["_star_"](value)
+        self._meter.check_len(len(items), "collection")
+        return items
+
+    def _charged_len(self, value: Any, weight: int = _POINTER) -> Any:
+        if hasattr(value, "__len__"):
+            self._meter.charge(len(value) * weight)
+        return value
 
     # -- modules ------------------------------------------------------------
-    def _build_math(self) -> dict[str, Any]:
+    def _wrap_math(self) -> dict[str, Any]:
         meter = self._meter
-        members = _pick(_math, """acos acosh asin asinh atan atan2 atanh cbrt ceil copysign cos
-            cosh degrees dist e erf erfc exp exp2 expm1 fabs floor fmod frexp fsum gamma gcd hypot
-            inf isclose isfinite isinf isnan isqrt lcm ldexp lgamma log log10 log1p log2 modf nan
-            nextafter pi pow radians remainder sin sinh sqrt tan tanh tau trunc ulp""")
+        spend = meter.spend
 
         def bits_of(n: Any) -> int:
             return max(int(n), 2).bit_length()
@@ -241,7 +300,7 @@ class ModuleTable:
 
         def prod(iterable: Any, *, start: Any = 1) -> Any:
             result = start
-            for item in iterable:
+            for item in self._lazy(iterable):
                 tick()
                 result = mul(result, item)
             return result
@@ -250,18 +309,38 @@ class ModuleTable:
             result = 1
             for value in integers:
                 tick()
+                if isinstance(value, int) and value.bit_length() > costs.BIG_BITS:
+                    spend(costs.gcd_ops(value.bit_length(), result.bit_length()))
                 result = _math.lcm(result, value)
                 bits = result.bit_length()
                 if bits > meter.max_int_bits:
                     meter.check_bits(bits, "lcm")
-                meter.charge(bits // 8)  # each step costs time in proportion
+                meter.charge(bits // 8)
             return result
 
-        members.update(factorial=factorial, comb=comb, perm=perm, prod=prod, lcm=lcm,
-                       fsum=self._ordered_args(_math.fsum))
-        return members
+        def gcd(*integers: Any) -> int:
+            widest = max((v.bit_length() for v in integers if isinstance(v, int)), default=0)
+            if widest > costs.BIG_BITS:
+                spend(len(integers) * costs.gcd_ops(widest, widest))
+            return _math.gcd(*integers)
 
-    def _build_json(self) -> dict[str, Any]:
+        def isqrt(n: Any) -> int:
+            if isinstance(n, int) and n.bit_length() > costs.BIG_BITS:
+                spend(costs.root_ops(n.bit_length()))
+            return _math.isqrt(n)
+
+        def fsum(iterable: Any) -> float:
+            return _math.fsum(self._charged_len(self._lazy(iterable)))
+
+        def dist(p: Any, q: Any) -> float:
+            self._charged_len(p)
+            self._charged_len(q)
+            return _math.dist(p, q)
+
+        return {"factorial": factorial, "comb": comb, "perm": perm, "prod": prod, "lcm": lcm,
+                "gcd": gcd, "isqrt": isqrt, "fsum": fsum, "dist": dist}
+
+    def _wrap_json(self) -> dict[str, Any]:
         meter = self._meter
 
         def default_for(user_default: Any) -> Callable[[Any], Any]:
@@ -273,72 +352,97 @@ class ModuleTable:
                 raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
             return default
 
-        def dumps(obj: Any, *, indent: Any = None, default: Any = None, **kwargs: Any) -> str:
-            if isinstance(indent, int) and not isinstance(indent, bool) and indent > 16:
-                raise ValueError("json.dumps indent above 16 is not allowed in the sandbox")
-            if isinstance(indent, str) and len(indent) > 16:
-                raise ValueError("json.dumps indent strings above 16 characters are not allowed")
+        def check_padding(name: str, value: Any) -> None:
+            if isinstance(value, int) and not isinstance(value, bool) and value > 16:
+                raise ValueError(f"json.dumps {name} above 16 is not allowed in the sandbox")
+            if isinstance(value, str) and len(value) > 16:
+                raise ValueError(f"json.dumps {name} strings above 16 characters are not "
+                                 "allowed in the sandbox")
+
+        def dumps(obj: Any, *, skipkeys: bool = False, ensure_ascii: bool = True,
+                  check_circular: bool = True, allow_nan: bool = True, indent: Any = None,
+                  separators: Any = None, default: Any = None, sort_keys: bool = False,
+                  **kwargs: Any) -> str:
             kwargs.pop("cls", None)
-            text = _json.dumps(obj, indent=indent, default=default_for(default), **kwargs)
-            meter.check_len(len(text), "json.dumps output")
-            meter.charge(len(text))
-            return text
+            if kwargs:
+                raise TypeError(f"json.dumps() got an unexpected keyword argument "
+                                f"{sorted(kwargs)[0]!r}")
+            check_padding("indent", indent)
+            if separators is not None:
+                for part in separators:
+                    check_padding("separators", part)
+            encoder = _json.JSONEncoder(
+                skipkeys=skipkeys, ensure_ascii=ensure_ascii, check_circular=check_circular,
+                allow_nan=allow_nan, indent=indent, separators=separators,
+                default=default_for(default), sort_keys=sort_keys)
+            # The chunked (pure-Python) encoder: a tick per chunk and a running
+            # size check, so indentation, separators and shared sub-structures
+            # cannot multiply the output beyond the limits before we look.
+            chunks = []
+            total = 0
+            tick = meter.tick
+            limit = meter.max_len
+            for chunk in encoder.iterencode(obj):
+                tick()
+                total += len(chunk)
+                if total > limit:
+                    meter.check_len(total, "json.dumps output")
+                chunks.append(chunk)
+            meter.charge(total)
+            return "".join(chunks)
 
         def loads(text: Any, **kwargs: Any) -> Any:
             kwargs.pop("cls", None)
-            if isinstance(text, str | bytes):
+            if isinstance(text, str | bytes | bytearray):
                 meter.charge(len(text) * 4)
             return _json.loads(text, **kwargs)
 
-        return {"dumps": dumps, "loads": loads, "JSONDecodeError": _json.JSONDecodeError}
+        return {"dumps": dumps, "loads": loads}
 
-    def _build_re(self) -> dict[str, Any]:
+    def _wrap_re(self) -> dict[str, Any]:
         meter = self._meter
-        members = _pick(_re, """compile search match fullmatch findall finditer split escape
-            error Pattern Match I IGNORECASE M MULTILINE S DOTALL X VERBOSE A ASCII U UNICODE
-            NOFLAG""")
+        to_str = self._hooks["_str_"]
 
-        def sub_checked(subn: bool) -> Callable[..., Any]:
+        def compile(pattern: Any, flags: Any = 0) -> Any:
+            if isinstance(pattern, _re.Pattern):
+                return _re.compile(pattern, flags)
+            if isinstance(pattern, str | bytes):
+                meter.spend(len(pattern) * 16)  # sre_parse runs in host Python
+            return _re.compile(pattern, flags)
+
+        def scanner(name: str, weight: int) -> Callable[..., Any]:
+            method = getattr(_re.Pattern, name)
+
+            def scan(pattern: Any, string: Any, *args: Any, **kwargs: Any) -> Any:
+                compiled = compile(pattern, kwargs.pop("flags", 0))
+                if isinstance(string, str | bytes):
+                    meter.charge(len(string) * weight)
+                return method(compiled, string, *args, **kwargs)
+            scan.__name__ = name
+            return scan
+
+        def substituter(subn: bool) -> Callable[..., Any]:
             def sub(pattern: Any, repl: Any, string: Any, count: int = 0, flags: int = 0) -> Any:
-                compiled = _re.compile(pattern, flags) if not isinstance(pattern, _re.Pattern) \
-                    else pattern
-                if isinstance(string, str | bytes) and isinstance(repl, str | bytes):
-                    hits = 0
-                    for _ in compiled.finditer(string):
-                        meter.tick()
-                        hits += 1
-                        if count and hits >= count:
-                            break
-                    per_hit = len(repl) * (len(string) + 1 if "\\" in str(repl) else 1)
-                    size = len(string) + hits * per_hit
-                    meter.check_len(size, "re.sub output")
-                    meter.charge(size)
-                elif callable(repl):
-                    user = repl
-
-                    def repl(match: Any) -> Any:
-                        out = user(match)
-                        if isinstance(out, str | bytes):
-                            meter.charge(len(out))
-                        return out
-                result = compiled.subn(repl, string, count) if subn else \
-                    compiled.sub(repl, string, count)
-                return result
+                return regex_substitute(meter, compile(pattern, flags), repl, string, count,
+                                        subn, to_str)
             return sub
 
-        members.update(sub=sub_checked(False), subn=sub_checked(True))
+        members = {name: scanner(name, 1) for name in ("search", "match", "fullmatch",
+                                                       "finditer")}
+        members.update({name: scanner(name, _POINTER) for name in ("findall", "split")})
+        members.update(compile=compile, sub=substituter(False), subn=substituter(True))
         return members
 
-    def _build_datetime(self) -> dict[str, Any]:
+    def _wrap_datetime(self) -> dict[str, Any]:
         datetime, date, _ = frozen_time_modules(self._clock)
-        members = _pick(_dt, "timedelta timezone time tzinfo MINYEAR MAXYEAR UTC")
-        members.update(datetime=datetime, date=date)
+        return {"datetime": datetime, "date": date}
+
+    def _wrap_time(self) -> dict[str, Any]:
+        members = dict(frozen_time_modules(self._clock)[2])
+        members.pop("struct_time")
         return members
 
-    def _build_time(self) -> dict[str, Any]:
-        return dict(frozen_time_modules(self._clock)[2])
-
-    def _build_random(self) -> dict[str, Any]:
+    def _wrap_random(self) -> dict[str, Any]:
         rng = self._rng
         meter = self._meter
         seed = self._seed
@@ -346,27 +450,7 @@ class ModuleTable:
         def reseed(value: Any = None, version: int = 2) -> None:
             rng.seed(seed if value is None else value, version)
 
-        def capped(n: Any, what: str) -> None:
-            if isinstance(n, int):
-                meter.check_len(n, what)
-                meter.charge(n * _POINTER)
-
-        def choices(population: Any, weights: Any = None, *, cum_weights: Any = None,
-                    k: int = 1) -> list:
-            capped(k, "random.choices")
-            return rng.choices(ordered_if_set(population), weights, cum_weights=cum_weights, k=k)
-
-        def sample(population: Any, k: int, *, counts: Any = None) -> list:
-            capped(k, "random.sample")
-            return rng.sample(ordered_if_set(population), k, counts=counts)
-
-        def getrandbits(k: int) -> int:
-            meter.check_bits(k, "random.getrandbits")
-            return rng.getrandbits(k)
-
-        def randbytes(n: int) -> bytes:
-            capped(n, "random.randbytes")
-            return rng.randbytes(n)
+        checked = _checked_random_methods(meter)
 
         class Random(_random.Random):
             """A private generator; unseeded ones draw their seed from the session."""
@@ -377,64 +461,165 @@ class ModuleTable:
             def seed(self, a: Any = None, version: int = 2) -> None:
                 super().seed(rng.getrandbits(64) if a is None else a, version)
 
-        members = {name: getattr(rng, name) for name in (
-            "random", "uniform", "randint", "randrange", "choice", "shuffle", "gauss",
-            "normalvariate", "triangular", "betavariate", "expovariate", "lognormvariate",
-            "vonmisesvariate", "gammavariate", "paretovariate", "weibullvariate")}
-        members.update(seed=reseed, choices=choices, sample=sample, getrandbits=getrandbits,
-                       randbytes=randbytes, Random=Random)
+        for name, method in checked.items():
+            setattr(Random, name, method)
+        Random.__module__ = "random"
+        members = {name: _functools.partial(method, rng) for name, method in checked.items()}
+        members.update(seed=reseed, Random=Random)
         return members
 
-    def _build_string(self) -> dict[str, Any]:
-        return _pick(_string, """ascii_letters ascii_lowercase ascii_uppercase digits hexdigits
-            octdigits printable punctuation whitespace capwords Template""")
+    def _wrap_string(self) -> dict[str, Any]:
+        meter = self._meter
+        to_str = self._hooks["_str_"]
 
-    def _build_collections(self) -> dict[str, Any]:
-        return _pick(_collections, "Counter defaultdict OrderedDict deque namedtuple ChainMap")
+        class Template(_string.Template):
+            """``string.Template`` whose output is rendered stably and sized first."""
 
-    def _build_itertools(self) -> dict[str, Any]:
+            def _checked(self, substitute: Callable[..., str], mapping: Any,
+                         kws: dict[str, Any]) -> str:
+                merged = dict(mapping) if mapping is not None else {}
+                merged.update(kws)
+                meter.charge(len(merged) * 3 * _POINTER)
+                values = {key: to_str(value) for key, value in merged.items()}
+                widest = max((len(v) for v in values.values()), default=0)
+                text = self.template
+                size = len(text) + text.count(self.delimiter) * widest
+                meter.check_len(size, "Template output")
+                meter.charge(size)
+                return substitute(values)
+
+            def substitute(self, mapping: Any = None, /, **kws: Any) -> str:
+                return self._checked(super().substitute, mapping, kws)
+
+            def safe_substitute(self, mapping: Any = None, /, **kws: Any) -> str:
+                return self._checked(super().safe_substitute, mapping, kws)
+
+        Template.__module__ = "string"
+        return {"Template": Template}
+
+    def _wrap_collections(self) -> dict[str, Any]:
+        meter = self._meter
+        materialised = self._materialised
+
+        def mapping_source(source: Any) -> Any:
+            if isinstance(source, dict) or hasattr(source, "keys"):
+                meter.charge(len(source) * 3 * _POINTER)
+                return source
+            items = materialised(source)
+            meter.charge(len(items) * 3 * _POINTER)
+            return items
+
+        def counter(iterable: Any = None, /, **kwds: Any) -> _collections.Counter:
+            meter.charge(len(kwds) * 3 * _POINTER)
+            if iterable is None:
+                return _collections.Counter(**kwds)
+            return _collections.Counter(mapping_source(iterable), **kwds)
+
+        def deque(iterable: Any = (), maxlen: Any = None) -> _collections.deque:
+            return _collections.deque(materialised(iterable), maxlen)
+
+        def ordered_dict(*args: Any, **kwargs: Any) -> _collections.OrderedDict:
+            meter.charge(len(kwargs) * 3 * _POINTER)
+            return _collections.OrderedDict(*[mapping_source(a) for a in args], **kwargs)
+
+        def defaultdict(default_factory: Any = None, *args: Any,
+                        **kwargs: Any) -> _collections.defaultdict:
+            meter.charge(len(kwargs) * 3 * _POINTER)
+            return _collections.defaultdict(default_factory,
+                                            *[mapping_source(a) for a in args], **kwargs)
+
+        def namedtuple(typename: Any, field_names: Any, *, rename: bool = False,
+                       defaults: Any = None, module: Any = None) -> type:
+            if isinstance(field_names, str):
+                fields = field_names.replace(",", " ").split()
+            else:
+                fields = list(materialised(field_names))
+            if len(fields) > _MAX_FIELDS:
+                raise ValueError(f"namedtuple: {len(fields):,} fields; the sandbox allows "
+                                 f"{_MAX_FIELDS}")
+            for name in (typename, *fields):
+                if isinstance(name, str) and len(name) > _MAX_NAME:
+                    raise ValueError(f"namedtuple: names are limited to {_MAX_NAME} "
+                                     "characters in the sandbox")
+            meter.spend(200 * (len(fields) + 1))  # source built and exec()d in host Python
+            if defaults is not None:
+                defaults = materialised(defaults)
+            return _collections.namedtuple(typename, fields, rename=rename, defaults=defaults,
+                                           module="tool" if module is None else module)
+
+        self._namedtuple = namedtuple
+        return {
+            "Counter": guarded_type(_collections.Counter, counter),
+            "deque": guarded_type(_collections.deque, deque),
+            "OrderedDict": guarded_type(_collections.OrderedDict, ordered_dict),
+            "defaultdict": guarded_type(_collections.defaultdict, defaultdict),
+            "namedtuple": namedtuple,
+        }
+
+    def _wrap_itertools(self) -> dict[str, Any]:
         wrap = self._wrap_iter
         meter = self._meter
+        materialised = self._materialised
         members = {name: wrap(getattr(_itertools, name)) for name in (
             "count", "cycle", "repeat", "islice", "zip_longest", "starmap", "takewhile",
-            "dropwhile", "filterfalse", "compress", "pairwise", "groupby", "permutations",
-            "combinations", "combinations_with_replacement", "batched")
+            "dropwhile", "filterfalse", "compress", "pairwise", "groupby")
             if hasattr(_itertools, name)}
         add = self._hooks["_add_"]
-        star = self._hooks["_star_"]
+        lazy = self._lazy
+        ticking_ = self._ticking
+
+        def pooled(name: str) -> Callable[..., Any]:
+            real = getattr(_itertools, name)
+
+            def combinatoric(iterable: Any, r: Any = None) -> Any:
+                pool = materialised(iterable)
+                if isinstance(r, int):
+                    meter.check_len(r, f"itertools.{name} r")
+                return ticking_(real(pool) if r is None else real(pool, r))
+            combinatoric.__name__ = name
+            return combinatoric
+
+        for name in ("permutations", "combinations", "combinations_with_replacement"):
+            members[name] = pooled(name)
 
         def accumulate(iterable: Any, func: Any = None, *, initial: Any = None) -> Any:
-            return self._ticking(_itertools.accumulate(
-                ordered_if_set(iterable), add if func is None else func, initial=initial))
+            return ticking_(_itertools.accumulate(lazy(iterable), add if func is None else func,
+                                                  initial=initial))
 
         def product(*iterables: Any, repeat: int = 1) -> Any:
-            pools = [star(it) for it in iterables]
+            pools = [materialised(it) for it in iterables]
             size = sum(len(p) for p in pools) * max(repeat, 0)
             meter.check_len(size, "itertools.product pools")
-            return self._ticking(_itertools.product(*pools, repeat=repeat))
+            return ticking_(_itertools.product(*pools, repeat=repeat))
 
         def tee(iterable: Any, n: int = 2) -> tuple:
             meter.check_len(n, "itertools.tee")
-            return _itertools.tee(self._ticking(ordered_if_set(iterable)), n)
+            return _itertools.tee(ticking_(lazy(iterable)), n)
 
         def chain(*iterables: Any) -> Any:
-            return self._ticking(_itertools.chain(*[ordered_if_set(i) for i in iterables]))
+            return ticking_(_itertools.chain(*[lazy(i) for i in iterables]))
 
         def from_iterable(iterables: Any) -> Any:
-            return self._ticking(_itertools.chain.from_iterable(
-                ordered_if_set(i) for i in ordered_if_set(iterables)))
+            return ticking_(_itertools.chain.from_iterable(lazy(i) for i in lazy(iterables)))
 
         chain.from_iterable = from_iterable  # type: ignore[attr-defined]
         members.update(accumulate=accumulate, product=product, tee=tee, chain=chain)
+        if hasattr(_itertools, "batched"):  # Python 3.12+
+            def batched(iterable: Any, n: Any) -> Any:
+                if isinstance(n, int):
+                    meter.check_len(n, "itertools.batched n")
+                return ticking_(_itertools.batched(lazy(iterable), n))
+            members["batched"] = batched
         return members
 
-    def _build_functools(self) -> dict[str, Any]:
+    def _wrap_functools(self) -> dict[str, Any]:
         tick = self._meter.tick
-        _missing = object()
+        classes = self._classes
+        missing = object()
 
-        def reduce(function: Any, iterable: Any, initial: Any = _missing) -> Any:
-            items = iter(ordered_if_set(iterable))
-            if initial is _missing:
+        def reduce(function: Any, iterable: Any, initial: Any = missing) -> Any:
+            items = iter(self._lazy(iterable))
+            if initial is missing:
                 try:
                     value = next(items)
                 except StopIteration:
@@ -446,18 +631,81 @@ class ModuleTable:
                 value = function(value, item)
             return value
 
-        members = _pick(_functools, "partial lru_cache cache cmp_to_key total_ordering wraps")
-        members["reduce"] = reduce
-        return members
+        def tool_function(func: Any, what: str) -> Any:
+            if not _is_tool_function(func):
+                raise TypeError(f"functools.{what} in the sandbox takes a function defined by "
+                                "the tool")
+            return func
 
-    def _build_statistics(self) -> dict[str, Any]:
-        names = """mean fmean geometric_mean harmonic_mean median median_low median_high
-            median_grouped mode multimode quantiles pstdev pvariance stdev variance correlation
-            covariance linear_regression"""
-        members = {name: self._ordered_args(func)
-                   for name, func in _pick(_statistics, names).items()}
-        quantiles = members["quantiles"]
+        def lru_cache(maxsize: Any = 128, typed: bool = False) -> Any:
+            if callable(maxsize) and not isinstance(maxsize, bool):
+                return _functools.lru_cache(tool_function(maxsize, "lru_cache"))
+            real = _functools.lru_cache(maxsize, typed)
+            return lambda func: real(tool_function(func, "lru_cache"))
+
+        def cache(func: Any) -> Any:
+            return _functools.lru_cache(None)(tool_function(func, "cache"))
+
+        def wraps(wrapped: Any, assigned: Any = missing, updated: Any = missing) -> Any:
+            if assigned is not missing or updated is not missing:
+                raise TypeError("functools.wraps: 'assigned' and 'updated' are not available in "
+                                "the sandbox (they name attributes to copy)")
+
+            def decorate(wrapper: Any) -> Any:
+                if _is_tool_function(wrapped) and _is_tool_function(wrapper):
+                    wrapper.__name__ = wrapped.__name__
+                    wrapper.__qualname__ = wrapped.__qualname__
+                    wrapper.__doc__ = wrapped.__doc__
+                return wrapper
+            return decorate
+
+        def total_ordering(cls: Any) -> Any:
+            if cls not in classes:
+                raise TypeError("functools.total_ordering in the sandbox takes a class defined "
+                                "by the tool")
+            return _functools.total_ordering(cls)
+
+        return {"reduce": reduce, "lru_cache": lru_cache, "cache": cache, "wraps": wraps,
+                "total_ordering": total_ordering}
+
+    def _wrap_statistics(self) -> dict[str, Any]:
         meter = self._meter
+        materialised = self._materialised
+
+        def cost(data: list) -> int:
+            # statistics converts every item to an exact fraction in host Python
+            ops = 20 * len(data)
+            for item in data:
+                kind = type(item)
+                if kind is int:
+                    bits = item.bit_length()
+                elif kind is _fractions.Fraction:
+                    bits = item.numerator.bit_length() + item.denominator.bit_length()
+                elif kind is _decimal.Decimal and item.is_finite():
+                    bits = int(3.33 * (abs(item.adjusted()) + 30))
+                else:
+                    continue
+                if bits > costs.BIG_BITS:
+                    ops += 2 * costs.gcd_ops(bits, bits)
+            return ops
+
+        def wrap(func: Callable[..., Any], datasets: int = 1) -> Callable[..., Any]:
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                args = list(args)
+                for i in range(min(datasets, len(args))):
+                    args[i] = materialised(args[i])
+                    meter.spend(cost(args[i]))
+                return func(*args, **kwargs)
+            wrapper.__name__ = func.__name__
+            return wrapper
+
+        members = {name: wrap(getattr(_statistics, name)) for name in names("statistics",
+                                                                              WRAPPED)
+                   if hasattr(_statistics, name)}
+        for name in ("correlation", "covariance", "linear_regression"):
+            if hasattr(_statistics, name):
+                members[name] = wrap(getattr(_statistics, name), datasets=2)
+        quantiles = members["quantiles"]
 
         def guarded_quantiles(data: Any, *, n: int = 4, method: str = "exclusive") -> list:
             if isinstance(n, int):
@@ -466,125 +714,202 @@ class ModuleTable:
             return quantiles(data, n=n, method=method)
 
         members["quantiles"] = guarded_quantiles
-        members["StatisticsError"] = _statistics.StatisticsError
         return members
 
-    def _build_decimal(self) -> dict[str, Any]:
+    def _wrap_decimal(self) -> dict[str, Any]:
         meter = self._meter
         real = _decimal.Decimal
         self.uses_decimal = True  # the session installs DECIMAL_CONTEXT during calls
 
         def build(value: Any = "0", context: Any = None) -> _decimal.Decimal:
             # Construction is exact (no context applies), so an exponent like
-            # Decimal('1e1000000000') must be refused here; it would make
-            # int(), floor(), format(':f') and friends allocate gigabytes.
+            # Decimal('1e1000000000') or a million-digit coefficient must be
+            # refused here: int(), as_integer_ratio(), Fraction(...) and
+            # format(':f') of them would build huge numbers.
+            if isinstance(value, str) and len(value) > DECIMAL_DIGITS_LIMIT + 64:
+                meter.trip(f"Decimal literal of {len(value):,} characters is beyond the "
+                           f"sandbox limit of {DECIMAL_DIGITS_LIMIT:,} digits")
+            if isinstance(value, tuple | list) and len(value) == 3 and \
+                    hasattr(value[1], "__len__") and len(value[1]) > DECIMAL_DIGITS_LIMIT:
+                meter.trip(f"Decimal coefficient of {len(value[1]):,} digits is beyond the "
+                           f"sandbox limit of {DECIMAL_DIGITS_LIMIT:,}")
             result = real(value)
             if result.is_finite() and result and abs(result.adjusted()) > DECIMAL_EXP_LIMIT:
                 meter.trip(f"Decimal exponent {result.adjusted():,} is beyond the sandbox "
                            f"limit of ±{DECIMAL_EXP_LIMIT:,}")
             return result
 
-        members = _pick(_decimal, """InvalidOperation DivisionByZero DecimalException
-            Overflow Underflow Inexact Rounded ROUND_UP ROUND_DOWN ROUND_CEILING ROUND_FLOOR
-            ROUND_HALF_UP ROUND_HALF_DOWN ROUND_HALF_EVEN ROUND_05UP""")
-        members["Decimal"] = guarded_type(real, build)
-        return members
+        return {"Decimal": guarded_type(real, build)}
 
-    def _build_fractions(self) -> dict[str, Any]:
+    def _wrap_fractions(self) -> dict[str, Any]:
         meter = self._meter
         real = _fractions.Fraction
+        check_fraction = self._hooks["check_fraction"]
 
         def exponent_digits(value: Any) -> int:
             if isinstance(value, str):
                 match = _EXPONENT.search(value)
                 return abs(int(match[1])) if match else 0
             if isinstance(value, _decimal.Decimal) and value.is_finite():
-                return abs(value.as_tuple().exponent) + len(value.as_tuple().digits)
+                return abs(value.adjusted()) + DECIMAL_DIGITS_LIMIT
             return 0
 
         def build(numerator: Any = 0, denominator: Any = None) -> _fractions.Fraction:
             # Fraction("1e100000000") and Fraction(Decimal(...)) compute
-            # 10 ** exponent in C before anything can look at the result.
+            # 10 ** exponent in C before anything can look at the result; two
+            # big ints cost a gcd.
             digits = max(exponent_digits(numerator), exponent_digits(denominator))
             if digits:
                 meter.check_bits(int(digits / 0.30103), "Fraction")
-            return real(numerator, denominator)
+            bits = max((v.bit_length() for v in (numerator, denominator)
+                        if type(v) is int), default=0)
+            if bits > costs.BIG_BITS:
+                meter.spend(costs.gcd_ops(bits, bits))
+            result = real(numerator, denominator)
+            check_fraction(result)
+            return result
 
         return {"Fraction": guarded_type(real, build)}
 
-    def _build_typing(self) -> dict[str, Any]:
-        return _pick(_typing, """Any Optional Union List Dict Tuple Set FrozenSet Callable
-            Iterable Iterator Sequence Mapping MutableMapping Literal TypeVar Generic cast
-            Generator Final ClassVar DefaultDict Type NamedTuple TypedDict""")
+    def _wrap_typing(self) -> dict[str, Any]:
+        materialised = self._materialised
 
-    def _build_copy(self) -> dict[str, Any]:
-        meter = self._meter
+        def named_tuple(typename: Any, fields: Any = None, /, **kwargs: Any) -> type:
+            items = list(materialised(fields)) if fields is not None else list(kwargs.items())
+            if len(items) > _MAX_FIELDS:
+                raise ValueError(f"NamedTuple: {len(items):,} fields; the sandbox allows "
+                                 f"{_MAX_FIELDS}")
+            self.get("collections")  # builds the capped namedtuple
+            names_ = [name for name, _type in items]
+            return self._namedtuple(typename, names_)
 
-        def copy(value: Any) -> Any:
-            if hasattr(value, "__len__"):
-                meter.charge(len(value) * _POINTER)
-            return _copy.copy(value)
+        named_tuple.__mro_entries__ = lambda bases: (_typing._NamedTuple,)  # type: ignore
+        return {"NamedTuple": named_tuple}
 
-        def deepcopy(value: Any, memo: Any = None) -> Any:
-            if hasattr(value, "__len__"):
-                meter.charge(len(value) * _POINTER * 4)
-            return _copy.deepcopy(value)
+    def _wrap_copy(self) -> dict[str, Any]:
+        copier = Copier(self._meter, self._classes)
+        return {"copy": copier.copy, "deepcopy": copier.deepcopy}
 
-        return {"copy": copy, "deepcopy": deepcopy}
-
-    def _build_calendar(self) -> dict[str, Any]:
-        members = _pick(_calendar, """isleap leapdays monthrange weekday monthcalendar
-            month_name month_abbr day_name day_abbr MONDAY TUESDAY WEDNESDAY THURSDAY FRIDAY
-            SATURDAY SUNDAY timegm""")
-
+    def _wrap_calendar(self) -> dict[str, Any]:
         def month(theyear: int, themonth: int, w: int = 0, l: int = 0) -> str:  # noqa: E741
             if not (0 <= w <= 20 and 0 <= l <= 10):
                 raise ValueError("calendar.month widths above 20 are not allowed in the sandbox")
             return _calendar.month(theyear, themonth, w, l)
 
-        members["month"] = month
-        return members
+        return {"month": month}
 
-    def _build_textwrap(self) -> dict[str, Any]:
+    def _wrap_textwrap(self) -> dict[str, Any]:
         meter = self._meter
 
-        def bounded(text: Any, *pads: Any) -> None:
-            if isinstance(text, str):
-                extra = sum(len(p) for p in pads if isinstance(p, str))
-                size = len(text) + (text.count("\n") + 1) * extra
-                meter.check_len(size, "textwrap output")
-                meter.charge(size)
+        def sized(text: Any, width: Any, pads: tuple[Any, ...], tabsize: Any = 8) -> None:
+            if not isinstance(text, str):
+                return
+            pad = max((len(p) for p in pads if isinstance(p, str)), default=0)
+            if isinstance(tabsize, int) and tabsize > 1:
+                text_size = len(text) + text.count("\t") * tabsize
+            else:
+                text_size = len(text)
+            usable = max((width if isinstance(width, int) else 70) - pad, 1)
+            lines = text_size // usable + text.count("\n") + 1
+            size = text_size + lines * (pad + 1)
+            meter.check_len(size, "textwrap output")
+            meter.spend(len(text) * 4)  # the wrapping runs in host Python, chunk by chunk
+            meter.charge(size)
 
-        def wrap(text: str, width: int = 70, **kwargs: Any) -> list:
-            bounded(text, kwargs.get("initial_indent", ""), kwargs.get("subsequent_indent", ""),
-                    kwargs.get("placeholder", ""))
+        def wrap(text: Any, width: Any = 70, **kwargs: Any) -> list:
+            sized(text, width, (kwargs.get("initial_indent", ""),
+                                kwargs.get("subsequent_indent", ""),
+                                kwargs.get("placeholder", "")), kwargs.get("tabsize", 8))
             return _textwrap.wrap(text, width, **kwargs)
 
-        def fill(text: str, width: int = 70, **kwargs: Any) -> str:
+        def fill(text: Any, width: Any = 70, **kwargs: Any) -> str:
             return "\n".join(wrap(text, width, **kwargs))
 
-        def shorten(text: str, width: int, **kwargs: Any) -> str:
-            bounded(text, kwargs.get("placeholder", ""))
+        def shorten(text: Any, width: Any, **kwargs: Any) -> str:
+            sized(text, width, (kwargs.get("placeholder", ""),))
             return _textwrap.shorten(text, width, **kwargs)
 
-        def indent(text: str, prefix: str, predicate: Any = None) -> str:
-            bounded(text, prefix)
+        def indent(text: Any, prefix: Any, predicate: Any = None) -> str:
+            sized(text, 1 << 30, (prefix,))
             return _textwrap.indent(text, prefix, predicate)
 
-        return {"wrap": wrap, "fill": fill, "shorten": shorten, "indent": indent,
-                "dedent": _textwrap.dedent}
+        def dedent(text: Any) -> str:
+            sized(text, 1 << 30, ())
+            return _textwrap.dedent(text)
 
-    def _build_uuid(self) -> dict[str, Any]:
+        return {"wrap": wrap, "fill": fill, "shorten": shorten, "indent": indent,
+                "dedent": dedent}
+
+    def _wrap_uuid(self) -> dict[str, Any]:
         rng = self._rng
 
         def uuid4() -> _uuid.UUID:
             return _uuid.UUID(int=rng.getrandbits(128), version=4)
 
-        members = _pick(_uuid, "UUID uuid3 uuid5 NAMESPACE_DNS NAMESPACE_URL NAMESPACE_OID "
-                               "NAMESPACE_X500")
-        members["uuid4"] = uuid4
-        return members
+        def build(hex: Any = None, *args: Any, **kwargs: Any) -> _uuid.UUID:
+            if isinstance(hex, str) and len(hex) > 100:
+                raise ValueError("badly formed hexadecimal UUID string")
+            return _uuid.UUID(hex, *args, **kwargs)
 
-    def _build_hashlib(self) -> dict[str, Any]:
-        return _pick(_hashlib, """md5 sha1 sha224 sha256 sha384 sha512 sha3_224 sha3_256
-            sha3_384 sha3_512 blake2b blake2s""")
+        return {"uuid4": uuid4, "UUID": guarded_type(_uuid.UUID, build)}
+
+    def _wrap_hashlib(self) -> dict[str, Any]:
+        meter = self._meter
+
+        def constructor(name: str) -> Callable[..., Any]:
+            real = getattr(_hashlib, name)
+
+            def new(data: Any = b"", **kwargs: Any) -> Any:
+                if hasattr(data, "__len__"):
+                    meter.charge(len(data))
+                return real(data, **kwargs)
+            new.__name__ = name
+            return new
+
+        return {name: constructor(name) for name in names("hashlib", WRAPPED)}
+
+
+def _checked_random_methods(meter: Meter) -> dict[str, Callable[..., Any]]:
+    """``random.Random`` methods that are sized first; they take the generator first."""
+
+    def capped(n: Any, what: str, weight: int = _POINTER) -> None:
+        if isinstance(n, int):
+            meter.check_len(n, what)
+            meter.charge(n * weight)
+
+    def choices(rng: Any, population: Any, weights: Any = None, *, cum_weights: Any = None,
+                k: int = 1) -> list:
+        capped(k, "random.choices", 8 * _POINTER)
+        for seq in (population, weights, cum_weights):
+            if hasattr(seq, "__len__"):
+                meter.charge(len(seq) * _POINTER)
+        return _random.Random.choices(rng, ordered_if_set(population), weights,
+                                      cum_weights=cum_weights, k=k)
+
+    def sample(rng: Any, population: Any, k: int, *, counts: Any = None) -> list:
+        capped(k, "random.sample", 8 * _POINTER)
+        if hasattr(population, "__len__"):
+            meter.charge(len(population) * _POINTER)
+        return _random.Random.sample(rng, ordered_if_set(population), k, counts=counts)
+
+    def shuffle(rng: Any, x: Any) -> None:
+        if hasattr(x, "__len__"):
+            meter.spend(len(x) * 8)  # a host-Python loop: one swap and one draw per item
+        _random.Random.shuffle(rng, x)
+
+    def getrandbits(rng: Any, k: int) -> int:
+        meter.check_bits(k, "random.getrandbits")
+        return _random.Random.getrandbits(rng, k)
+
+    def randbytes(rng: Any, n: int) -> bytes:
+        capped(n, "random.randbytes", 1)
+        return _random.Random.randbytes(rng, n)
+
+    def randrange(rng: Any, start: Any, stop: Any = None, step: Any = 1) -> int:
+        for value in (start, stop, step):
+            if value is not None and type(value) not in (int, bool):
+                raise TypeError("randrange() arguments must be integers in the sandbox")
+        return _random.Random.randrange(rng, start, stop, step)
+
+    return {"choices": choices, "sample": sample, "shuffle": shuffle, "getrandbits": getrandbits,
+            "randbytes": randbytes, "randrange": randrange}

@@ -46,7 +46,7 @@ from .guards import GUARDED_METHODS
 __all__ = ["POLICY_VERSION", "CompiledTool", "compile_tool", "source_hash"]
 
 #: Bump when the transformation changes: it is part of the cache key.
-POLICY_VERSION = "astra-sandbox-5"
+POLICY_VERSION = "astra-sandbox-6"
 
 _CACHE_SIZE = 4096
 _HANDLER_OPS = 100  # operations charged on entering an except handler
@@ -58,7 +58,20 @@ _BINOP_GUARDS: dict[type[ast.operator], str] = {
     ast.LShift: "_lshift_",
     ast.Add: "_add_",
     ast.Mod: "_mod_",
+    ast.Sub: "_sub_",
+    ast.FloorDiv: "_floordiv_",
+    ast.Div: "_truediv_",
+    ast.BitOr: "_or_",
+    ast.BitAnd: "_and_",
+    ast.BitXor: "_xor_",
 }
+# Operators that are linear or better when one operand is a number: a numeric
+# constant on either side proves the operation cheap (`x - 1`, `n // 2`, `f | 4`).
+_NUMERIC_WHEN_CONSTANT = (ast.Sub, ast.FloorDiv, ast.Div, ast.BitOr, ast.BitAnd, ast.BitXor)
+#: Largest integer literal in tool source, in bits (CPython parses hex literals of
+#: any length; the sandbox's arithmetic guards assume ints within max_int_bits).
+MAX_LITERAL_BITS = 100_000
+_SMALL_LITERAL = 4096  # `x in "..."`: constant strings up to this length stay native
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +160,9 @@ def _needs_guard(node: ast.BinOp) -> bool:
                     or _numeric_constant(left, (float, complex)))
     if op is ast.Mod:
         return not _numeric_constant(left, (int, float))
+    if op in _NUMERIC_WHEN_CONSTANT:
+        return not (_numeric_constant(left, (int, float, complex))
+                    or _numeric_constant(right, (int, float, complex)))
     return True  # LShift
 
 
@@ -162,6 +178,15 @@ def _call(name: str, *args: ast.expr) -> ast.Call:
 
 def _tick_stmt() -> ast.Expr:
     return ast.Expr(_call("_tick_"))
+
+
+def _is_literal(node: ast.AST) -> bool:
+    """A display of constants, or a short constant: membership in it is cheap."""
+    if isinstance(node, ast.Constant):
+        return not isinstance(node.value, str | bytes) or len(node.value) <= _SMALL_LITERAL
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return len(node.elts) <= 64 and all(isinstance(e, ast.Constant) for e in node.elts)
+    return False
 
 
 class _Instrument(ast.NodeTransformer):
@@ -218,6 +243,16 @@ class _Instrument(ast.NodeTransformer):
         tick_true = ast.Compare(left=_call("_tick_"), ops=[ast.IsNot()],
                                 comparators=[ast.Constant(None)])
         node.ifs.insert(0, tick_true)
+        return node
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self.generic_visit(node)
+        # `x in big_list` scans in C: the right operand goes through a hook that
+        # charges what the test will scan (dicts and sets pass straight through).
+        node.comparators = [
+            ast.copy_location(_call("_haystack_", comparator), comparator)
+            if isinstance(op, ast.In | ast.NotIn) and not _is_literal(comparator) else comparator
+            for op, comparator in zip(node.ops, node.comparators, strict=True)]
         return node
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
@@ -304,6 +339,12 @@ class SandboxPolicy(RestrictingNodeTransformer):
             ast.fix_missing_locations(rewritten)
             return self.visit(rewritten)
         return super().visit_AugAssign(node)
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        if type(node.value) is int and node.value.bit_length() > MAX_LITERAL_BITS:
+            self.error(node, f"integer literal of {node.value.bit_length():,} bits is beyond "
+                             f"the sandbox limit of {MAX_LITERAL_BITS:,}")
+        return super().visit_Constant(node)
 
     def visit_Module(self, node: ast.Module) -> ast.AST:
         node = super().visit_Module(node)

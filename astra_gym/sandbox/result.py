@@ -19,6 +19,7 @@ class ErrorKind:
     TIMEOUT = "timeout"
     MEMORY = "memory_exceeded"
     CRASHED = "worker_crashed"
+    SESSION_LOST = "session_lost"
 
 
 class ToolResult(NamedTuple):

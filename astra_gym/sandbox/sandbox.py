@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from .limits import Limits
 from .policy import compile_tool
-from .result import ToolResult
+from .pool import PoolSession, WorkerPool, default_pool
+from .result import ErrorKind, ToolResult
 from .session import DEFAULT_CLOCK, InProcessSession
-from .worker import ProcessWorker
 
-__all__ = ["Isolation", "Sandbox", "SandboxSession"]
+__all__ = ["DEFAULT_ISOLATION", "Isolation", "Sandbox", "SandboxSession"]
 
 Isolation = Literal["inprocess", "process"]
 _ISOLATIONS = ("inprocess", "process")
+#: Tool code is LLM-written and the arguments come from a policy that explores
+#: for days: a hang or a segfault in a step would kill a training run, so the
+#: default runs tools in confined, crash-safe worker processes. In-process is
+#: for vetted packs where microseconds matter (docs/sandbox.md, "Threat model").
+DEFAULT_ISOLATION: Isolation = "process"
 
 
 class SandboxSession:
@@ -27,14 +33,16 @@ class SandboxSession:
     separate sessions share nothing.
     """
 
-    def __init__(self, sandbox: Sandbox, sid: int, seed: int, clock: _dt.datetime) -> None:
-        self._sandbox = sandbox
-        self._sid = sid
+    def __init__(self, sandbox: Sandbox, seed: int, clock: _dt.datetime) -> None:
         self.seed = seed
         self.clock = clock
         self._local: InProcessSession | None = None
+        self._remote: PoolSession | None = None
         if sandbox.isolation == "inprocess":
             self._local = InProcessSession(seed, clock, sandbox.limits)
+        else:
+            self._remote = sandbox.pool.session(seed, clock, sandbox.limits)
+        self._closed = False
 
     def call(self, source: str, func_name: str, kwargs: Mapping[str, Any] | None = None,
              args: Sequence[Any] = ()) -> ToolResult:
@@ -51,22 +59,29 @@ class SandboxSession:
         """
         if self._local is not None:
             return self._local.call(source, func_name, kwargs, args)
-        worker = self._sandbox._worker()
-        return worker.call(self._sid, self.seed, self.clock, self._sandbox.limits, source,
-                           func_name, dict(kwargs or {}), tuple(args))
+        if self._remote is not None:
+            return self._remote.call(source, func_name, kwargs, args)
+        return ToolResult.failure(ErrorKind.SESSION_LOST, "the session is closed")
+
+    @property
+    def worker_pid(self) -> int | None:
+        """In process isolation, the worker holding this session's state (None in-process)."""
+        return self._remote.worker_pid if self._remote is not None else None
 
     def reset(self) -> None:
         """Start over: forget tool state and re-seed the RNG."""
         if self._local is not None:
             self._local.reset()
-        else:
-            self._sandbox._worker().control("reset", self._sid)
+        elif self._remote is not None:
+            self._remote.reset()
 
     def close(self) -> None:
-        """Release the session's state (in the worker, for process isolation)."""
-        if self._local is None and self._sandbox._process is not None:
-            self._sandbox._process.control("close", self._sid)
+        """Release the session's state (in its worker, for process isolation)."""
+        if self._remote is not None:
+            self._remote.close()
         self._local = None
+        self._remote = None
+        self._closed = True
 
     def __enter__(self) -> SandboxSession:
         return self
@@ -74,36 +89,57 @@ class SandboxSession:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def __del__(self) -> None:
+        try:  # noqa: SIM105 - at interpreter shutdown module globals may be gone
+            self.close()
+        except Exception:
+            pass
+
 
 class Sandbox:
     """Runs LLM-written tool code deterministically and safely.
 
     Args:
-        isolation: ``"inprocess"`` (default; microseconds per call, for env
-            steps over vetted tools) or ``"process"`` (a persistent worker
-            process with rlimits and a wall-clock watchdog; for code fresh from
-            an LLM).
+        isolation: ``"process"`` (default: sessions live in confined worker
+            processes shared by the whole process, with a watchdog, rlimits and
+            crash-safe replay; tens of microseconds per call) or
+            ``"inprocess"`` (microseconds per call, for vetted packs; see the
+            known limits in docs/sandbox.md).
         limits: Per-call limits; see :class:`Limits`.
+        pool: Where process-isolated sessions run: ``None`` (default) for the
+            process-wide pool for ``limits.memory_mb`` (one worker per core,
+            shared by every sandbox and env), an ``int`` for a private pool of
+            that many workers (closed with the sandbox), or a
+            :class:`WorkerPool` you manage yourself.
 
     Example:
-        >>> sandbox = Sandbox()
+        >>> sandbox = Sandbox(isolation="inprocess")
         >>> session = sandbox.session(seed=7)
         >>> session.call("def f(x):\\n    return x * 2", "f", {"x": 21}).output
         '42'
     """
 
-    def __init__(self, isolation: Isolation = "inprocess", limits: Limits | None = None) -> None:
+    def __init__(self, isolation: Isolation = DEFAULT_ISOLATION, limits: Limits | None = None,
+                 *, pool: WorkerPool | int | None = None) -> None:
         if isolation not in _ISOLATIONS:
             raise ValueError(f"isolation must be one of {_ISOLATIONS}, got {isolation!r}")
+        if pool is not None and not isinstance(pool, WorkerPool) and (
+                not isinstance(pool, int) or isinstance(pool, bool) or pool < 1):
+            raise ValueError(f"pool must be None, a positive int or a WorkerPool, got {pool!r}")
         self.isolation = isolation
         self.limits = limits or Limits()
-        self._process: ProcessWorker | None = None
+        self._owns_pool = isinstance(pool, int)
+        self._pool = (WorkerPool(pool, memory_mb=self.limits.memory_mb)
+                      if isinstance(pool, int) else pool)
+        self._sessions: weakref.WeakSet[SandboxSession] = weakref.WeakSet()
         self._ids = itertools.count(1)
 
-    def _worker(self) -> ProcessWorker:
-        if self._process is None:
-            self._process = ProcessWorker(self.limits.memory_mb)
-        return self._process
+    @property
+    def pool(self) -> WorkerPool:
+        """The worker pool process-isolated sessions run in."""
+        if self._pool is not None:
+            return self._pool
+        return default_pool(self.limits.memory_mb)
 
     def session(self, seed: int = 0, clock: _dt.datetime | None = None) -> SandboxSession:
         """Open a session (one per episode).
@@ -113,7 +149,9 @@ class Sandbox:
             clock: What ``datetime.now()``/``time.time()`` return (naive = UTC).
                 Defaults to :data:`DEFAULT_CLOCK`.
         """
-        return SandboxSession(self, next(self._ids), int(seed), clock or DEFAULT_CLOCK)
+        session = SandboxSession(self, int(seed), clock or DEFAULT_CLOCK)
+        self._sessions.add(session)
+        return session
 
     def run(self, source: str, func_name: str, kwargs: Mapping[str, Any] | None = None, *,
             args: Sequence[Any] = (), seed: int = 0,
@@ -128,10 +166,11 @@ class Sandbox:
         return compile_tool(source).errors
 
     def close(self) -> None:
-        """Stop the worker process, if any."""
-        if self._process is not None:
-            self._process.close()
-            self._process = None
+        """Close this sandbox's sessions, and its private pool if it has one."""
+        for session in list(self._sessions):
+            session.close()
+        if self._owns_pool and self._pool is not None:
+            self._pool.close()
 
     def __enter__(self) -> Sandbox:
         return self

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import decimal
 import importlib
+import itertools
 import random
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from .guards import build_hooks
 from .limits import Limits
 from .meter import Meter
 from .modules import ALLOWED_MODULES, DECIMAL_CONTEXT, ModuleTable
+from .ordering import mask_addresses, stable_str
 from .policy import compile_tool
 from .render import render_output
 from .result import ErrorKind, ToolResult
@@ -34,10 +36,37 @@ DEFAULT_CLOCK = _dt.datetime(2026, 1, 15, 9, 30, 0)
 _TOOL_FILE = "<tool>"
 _C_INTERNAL_IMPORTS = frozenset({"_strptime"})
 _HOOK_NAMES = (
-    "_tick_", "_mul_", "_pow_", "_lshift_", "_add_", "_mod_", "_inplacevar_", "_handler_",
-    "_fv_", "_fvs_", "_str_", "_repr_", "_star_", "_getattr_", "_getitem_", "_write_", "_getiter_",
-    "_unpack_sequence_", "_iter_unpack_sequence_", "_apply_",
+    "_tick_", "_mul_", "_pow_", "_lshift_", "_add_", "_mod_", "_sub_", "_floordiv_",
+    "_truediv_", "_or_", "_and_", "_xor_", "_inplacevar_", "_handler_", "_fv_", "_fvs_",
+    "_str_", "_repr_", "_star_", "_haystack_", "_getattr_", "_getitem_", "_write_",
+    "_getiter_", "_unpack_sequence_", "_iter_unpack_sequence_", "_apply_",
 )
+#: Longest error line (characters); longer messages are cut with a marker.
+MAX_ERROR = 2000
+_RENDER_BUDGET = 1 << 20  # bytes of rendering an error message may cost
+
+
+class _RenderLimit(Exception):
+    pass
+
+
+def _bounded_charge() -> Any:
+    spent = [0]
+
+    def charge(nbytes: int) -> None:
+        spent[0] += nbytes
+        if spent[0] > _RENDER_BUDGET:
+            raise _RenderLimit
+    return charge
+
+
+def _one_line(text: str, limit: int) -> str:
+    if "\n" in text or "\r" in text:
+        text = text.replace("\r", "\\r").replace("\n", "\\n")
+    text = mask_addresses(text)
+    if len(text) > limit:
+        text = f"{text[:limit]}... [{len(text) - limit:,} more characters]"
+    return text
 
 
 def _tool_line(exc: BaseException) -> int | None:
@@ -51,10 +80,50 @@ def _tool_line(exc: BaseException) -> int | None:
     return line
 
 
-def _describe(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    line = _tool_line(exc)
-    return f"{text} (line {line})" if line is not None else text
+def _message(exc: BaseException) -> str:
+    """``str(exc)``, rendered stably, without running tool code and without raising."""
+    kind = type(exc)
+    if isinstance(exc, UnicodeError) and kind.__str__ in (UnicodeDecodeError.__str__,
+                                                          UnicodeEncodeError.__str__,
+                                                          UnicodeTranslateError.__str__):
+        return str(exc)  # C formatting of simple fields (codec, byte, position)
+    return stable_str(exc, _bounded_charge())
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A stable one-line description of a tool's exception: ``Type: message (line N)``.
+
+    It never raises and never embeds host-dependent text: the message is rendered
+    by the sandbox's own renderer (sets ordered, addresses masked, a render budget
+    of its own), not by ``str(exc)``, which can itself raise (an int beyond the
+    digit limit, a RecursionError) or run for ever on a shared structure.
+    """
+    name = _one_line(type(exc).__name__, 100)
+    try:
+        text = _message(exc)
+    except BaseException:
+        text = "<the message could not be rendered>"
+    text = _one_line(text, MAX_ERROR)
+    try:
+        line = _tool_line(exc)
+    except BaseException:
+        line = None
+    described = f"{name}: {text}" if text else name
+    return f"{described} (line {line})" if line is not None else described
+
+
+def _sequence_hash_of(session: InProcessSession) -> Any:
+    """The ``__hash__`` given to the session's tool classes (see ``_metaclass``)."""
+
+    def __hash__(obj: Any) -> int:
+        state = getattr(obj, "__dict__", None)
+        if state is None:
+            return object.__hash__(obj)
+        number = state.get("_astra_seq")
+        if number is None:
+            number = state["_astra_seq"] = next(session._sequence)
+        return number
+    return __hash__
 
 
 class _Printer:
@@ -108,11 +177,13 @@ class InProcessSession:
                                    limits.max_int_bits)
         self._rng = random.Random(seed)
         self._classes: set[type] = set()
-        hooks = build_hooks(meter, self._classes)
+        hooks = build_hooks(meter, self._classes, self.clock)
         self._to_str = hooks["_str_"]
         builtins = build_builtins(meter, hooks)
         builtins["__import__"] = self._import
-        self._modules = ModuleTable(meter, self._rng, seed, self.clock, hooks)
+        self._modules = ModuleTable(meter, self._rng, seed, self.clock, hooks, self._classes)
+        self._sequence = itertools.count(1)
+        self._sequence_hash = _sequence_hash_of(self)
         self._printed: list[str] = []
         base = {name: hooks[name] for name in _HOOK_NAMES}
         base.update({
@@ -149,6 +220,12 @@ class InProcessSession:
     def _metaclass(self, name: str, bases: tuple, namespace: dict[str, Any]) -> type:
         bases = tuple(getattr(base, "_astra_real", base) for base in bases)
         cls = type(name, bases, namespace)
+        if cls.__hash__ is object.__hash__:
+            # Identity hashes are memory addresses: sets of these objects would
+            # iterate in a different order in every process. A sequence number,
+            # drawn the first time an object is hashed, orders them the same way
+            # in every run of the same calls.
+            cls.__hash__ = self._sequence_hash
         self._classes.add(cls)
         return cls
 
@@ -212,11 +289,13 @@ class InProcessSession:
                 kind = ErrorKind.BUDGET
                 error = (f"operation budget of {self.limits.ops:,} exceeded "
                          "(an endless loop or very large computation?)")
-            return ToolResult.failure(kind, error, output=printed[:self.limits.max_output],
+            return ToolResult.failure(kind, error,
+                                      output=mask_addresses(printed[:self.limits.max_output]),
                                       ops=meter.used)
         assert exc is not None
         kind = ErrorKind.MEMORY if isinstance(exc, MemoryError) else ErrorKind.EXCEPTION
-        return ToolResult.failure(kind, _describe(exc), output=printed[:self.limits.max_output],
+        return ToolResult.failure(kind, describe_exception(exc),
+                                  output=mask_addresses(printed[:self.limits.max_output]),
                                   ops=meter.used)
 
     def call(self, source: str, func_name: str, kwargs: Mapping[str, Any] | None = None,
@@ -233,6 +312,17 @@ class InProcessSession:
             A :class:`ToolResult`; this method does not raise for anything the
             tool does.
         """
+        try:
+            return self._call(source, func_name, kwargs, args)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            return ToolResult.failure(ErrorKind.EXCEPTION,
+                                      f"internal sandbox error ({type(exc).__name__})",
+                                      ops=self.meter.used)
+
+    def _call(self, source: str, func_name: str, kwargs: Mapping[str, Any] | None,
+              args: Sequence[Any]) -> ToolResult:
         namespace = self._namespace(source)
         if isinstance(namespace, ToolResult):
             return namespace
@@ -305,4 +395,5 @@ class InProcessSession:
         self._by_source.clear()
         self._bindings.clear()
         self._classes.clear()
+        self._sequence = itertools.count(1)
         self._rng.seed(self.seed)

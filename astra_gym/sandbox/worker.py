@@ -1,43 +1,61 @@
-"""Process isolation: a persistent worker that runs sandbox sessions.
+"""One sandbox worker process: the child's serve loop and the parent's handle on it.
 
 The in-process guards stop what Python-level hooks can see. Code fresh from an
-LLM can also do things no hook sees: catastrophic regex backtracking, C-level
-work on pathological data, allocations through paths we have not wrapped. For
-that code the sandbox runs sessions in a separate interpreter:
+LLM (or a hole in those guards) can also do things no hook sees: catastrophic
+regex backtracking, C-level work on pathological data, a C-stack overflow, an
+allocation through a path nobody wrapped, or with a policy escape, real
+``os`` calls. A worker runs sessions in a separate interpreter that is
+confined twice over:
 
-* started with ``PYTHONHASHSEED=0`` (a fresh interpreter, not a fork, so the
-  hash seed really is fixed);
-* ``RLIMIT_AS`` at its idle size plus ``Limits.memory_mb``, so allocation bombs
-  become a ``MemoryError`` inside the worker;
-* the soft ``RLIMIT_CPU`` re-armed before every call (CPU time accumulates
-  over the process's life, so the limit moves with it); the hard limit is left
-  alone, because an unprivileged process can lower it but never raise it back;
-* a parent-side wall-clock watchdog: no reply within ``Limits.timeout`` and the
-  worker is killed; the call returns a ``timeout`` result and the next call
-  starts a new worker.
+* **by the sandbox policy**, exactly as in-process (RestrictedPython, budget,
+  guards, allowlisted modules);
+* **by the OS** (:mod:`.confine`): an empty environment (no inherited
+  secrets), an empty working directory, its own network namespace, rlimits
+  (address space = idle size + ``Limits.memory_mb``, no file writes, few file
+  descriptors), no new privileges or capabilities, Landlock and a seccomp
+  syscall allowlist (no sockets, no processes, no exec, no file creation, no
+  signals to others);
+* with a fixed hash seed (``PYTHONHASHSEED=0``; a fresh interpreter, not a
+  fork) and a soft ``RLIMIT_CPU`` re-armed before every call;
+* watched by the parent: no reply within ``Limits.timeout`` and the worker is
+  killed.
 
-Requests and replies travel as pickles over a pair of pipes.
+The parent side, :class:`WorkerProcess`, only starts, talks to and kills one
+process; what happens to sessions when a worker dies is the pool's business
+(:mod:`.pool`). Requests and replies travel as pickles over a pair of pipes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .limits import Limits
 from .result import ErrorKind, ToolResult
 
-__all__ = ["ProcessWorker"]
+__all__ = ["WorkerDied", "WorkerProcess", "WorkerTimeout"]
 
 _STARTUP_TIMEOUT = 60.0
+
+
+class WorkerDied(Exception):
+    """The worker exited (or its pipes broke) before replying."""
+
+    def __init__(self, status: int | None) -> None:
+        super().__init__(f"sandbox worker died (exit status {status})")
+        self.status = status
+
+
+class WorkerTimeout(Exception):
+    """The worker did not reply within the call's wall-clock limit (it was killed)."""
 
 
 def _vm_size() -> int:
@@ -45,17 +63,44 @@ def _vm_size() -> int:
         return int(fh.read().split()[0]) * resource.getpagesize()
 
 
-def _serve(conn_in: Connection, conn_out: Connection, memory_mb: int) -> None:
+def _warm_up() -> None:
+    """Import and touch everything tool code may need, before confinement.
+
+    After confinement the worker can still read files (lazy imports work), but
+    doing the work up front keeps calls fast and the syscall surface small.
+    """
+    from .modules import ALLOWED_MODULES
+    from .policy import compile_tool
+    from .session import InProcessSession
+
+    session = InProcessSession()
+    warm = "\n".join(f"import {name}" for name in ALLOWED_MODULES) + (
+        "\ndef warm():\n"
+        "    d = datetime.datetime.strptime('2024-02-29 13:45', '%Y-%m-%d %H:%M')\n"
+        "    t = time.strptime('2024', '%Y')\n"
+        "    x = decimal.Decimal('1.5') + 1\n"
+        "    return [str(d), t.tm_year, str(x), 'é'.encode('gbk').decode('gbk')]\n")
+    compile_tool(warm)
+    session.call(warm, "warm")
+
+
+def _serve(conn_in: Connection, conn_out: Connection, memory_mb: int, confine: bool) -> None:
     """The worker's loop (runs in the child interpreter)."""
     from .session import InProcessSession
 
-    try:
-        limit = _vm_size() + memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    except (OSError, ValueError):  # not Linux, or not permitted: the watchdog remains
-        pass
+    _warm_up()
+    limit = _vm_size() + memory_mb * 1024 * 1024
+    layers: dict[str, Any] = {}
+    if confine:
+        from .confine import ConfinementOptions, confine_current_process
+
+        layers = confine_current_process(ConfinementOptions(address_space_bytes=limit))
+    else:
+        with contextlib.suppress(OSError, ValueError):  # not Linux, or not permitted
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     sessions: dict[int, InProcessSession] = {}
-    conn_out.send(("ready", os.getpid()))
+    sources: dict[str, str] = {}
+    conn_out.send(("ready", os.getpid(), {name: str(status) for name, status in layers.items()}))
     while True:
         try:
             request = conn_in.recv()
@@ -63,24 +108,28 @@ def _serve(conn_in: Connection, conn_out: Connection, memory_mb: int) -> None:
             return
         op = request[0]
         if op == "call":
-            _, sid, seed, clock, limits, source, func_name, kwargs, args = request
+            _, sid, opening, key, source, func_name, kwargs, args = request
+            if opening is not None:
+                seed, clock, limits = opening
+                sessions[sid] = InProcessSession(seed, clock, limits)
+            if source is not None:
+                sources[key] = source
             session = sessions.get(sid)
-            if session is None:
-                session = sessions[sid] = InProcessSession(seed, clock, limits)
-            _arm_cpu_limit(limits.timeout)
+            if session is None or key not in sources:  # pragma: no cover - protocol error
+                conn_out.send(("error", f"unknown session {sid} or source {key[:12]}"))
+                continue
+            _arm_cpu_limit(session.limits.timeout)
             try:
-                result = session.call(source, func_name, kwargs, args)
+                result = session.call(sources[key], func_name, kwargs, args)
             except MemoryError:
                 result = ToolResult.failure(ErrorKind.MEMORY, "MemoryError")
             conn_out.send(("result", result))
-        elif op == "reset":
-            session = sessions.get(request[1])
-            if session is not None:
-                session.reset()
-            conn_out.send(("ok", None))
         elif op == "close":
-            sessions.pop(request[1], None)
-            conn_out.send(("ok", None))
+            sessions.pop(request[1], None)  # no reply: closing is fire-and-forget
+        elif op == "doctor":
+            from .confine import probe_report
+
+            conn_out.send(("report", probe_report(layers)))
         elif op == "exit":
             return
 
@@ -91,8 +140,9 @@ def _arm_cpu_limit(timeout: float) -> None:
     Only the soft limit moves: exceeding it sends ``SIGXCPU``, whose default
     action ends the worker. Setting the hard limit too would pin it at the first
     call's value (raising it needs ``CAP_SYS_RESOURCE``, which even root lacks
-    in most containers), and a worker that had served a few CPU seconds in all
-    would then be killed in the middle of an innocent call.
+    in most containers, and the confined worker has dropped), and a worker that
+    had served a few CPU seconds in all would then be killed in the middle of an
+    innocent call.
     """
     usage = resource.getrusage(resource.RUSAGE_SELF)
     used = usage.ru_utime + usage.ru_stime
@@ -104,127 +154,131 @@ def _arm_cpu_limit(timeout: float) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
-class ProcessWorker:
-    """The parent side: starts, talks to, times out and restarts the worker.
+class WorkerProcess:
+    """The parent's handle on one running worker.
 
-    Thread-safe: one request at a time.
+    Not thread-safe on its own: the pool serialises requests per worker.
+
+    Args:
+        memory_mb: Address-space headroom above the worker's idle size.
+        confine: Apply the OS confinement layers (:mod:`.confine`).
     """
 
-    def __init__(self, memory_mb: int) -> None:
-        self._memory_mb = memory_mb
-        self._lock = threading.Lock()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._send: Connection | None = None
-        self._recv: Connection | None = None
-        self.restarts = 0
-
-    # -- lifecycle -------------------------------------------------------------
-    def _start(self) -> None:
+    def __init__(self, memory_mb: int, confine: bool = True) -> None:
+        self.memory_mb = memory_mb
+        self.confine = confine
+        self._workdir = tempfile.mkdtemp(prefix="astra-sandbox-")
+        os.chmod(self._workdir, 0o500)  # empty and read-only, even for the worker's owner
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        env = dict(os.environ, PYTHONHASHSEED="0", ASTRA_GYM_SANDBOX_WORKER="1")
-        # The worker must import this very package, wherever it is installed.
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-        env["PYTHONPATH"] = os.pathsep.join(
-            [package_root, *filter(None, [env.get("PYTHONPATH")])])
+        from .confine import worker_environment
+
+        # Even an unconfined worker (benchmarks, platforms without the layers)
+        # gets the minimal environment: a fixed hash seed, UTC, no secrets.
+        env = worker_environment()
         try:
-            self._proc = subprocess.Popen(
+            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
                 [sys.executable, "-m", "astra_gym.sandbox.worker_main",
-                 str(to_child_r), str(from_child_w), str(self._memory_mb)],
-                pass_fds=(to_child_r, from_child_w), env=env, stdin=subprocess.DEVNULL,
-                close_fds=True, start_new_session=True)
+                 str(to_child_r), str(from_child_w), str(memory_mb), str(int(confine))],
+                pass_fds=(to_child_r, from_child_w), env=env, cwd=self._workdir,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, close_fds=True, start_new_session=True)
+        except BaseException:
+            for fd in (to_child_w, from_child_r):
+                os.close(fd)
+            self._remove_workdir()
+            raise
         finally:
             os.close(to_child_r)
             os.close(from_child_w)
         self._send = Connection(to_child_w, readable=False)
         self._recv = Connection(from_child_r, writable=False)
+        self.pid = self._proc.pid
         if not self._recv.poll(_STARTUP_TIMEOUT):
-            self._kill()
-            raise RuntimeError("sandbox worker did not start within "
-                               f"{_STARTUP_TIMEOUT:.0f} s")
-        tag, _ = self._recv.recv()
+            self.kill()
+            raise RuntimeError(f"sandbox worker did not start within {_STARTUP_TIMEOUT:.0f} s")
+        try:
+            tag, _pid, layers = self._recv.recv()
+        except (EOFError, OSError) as exc:
+            status = self.kill()
+            raise RuntimeError(f"sandbox worker failed to start (exit status {status})") from exc
         if tag != "ready":  # pragma: no cover - protocol error
-            self._kill()
+            self.kill()
             raise RuntimeError(f"sandbox worker sent {tag!r} instead of 'ready'")
-
-    def _kill(self) -> None:
-        proc, self._proc = self._proc, None
-        for conn in (self._send, self._recv):
-            if conn is not None:
-                conn.close()
-        self._send = self._recv = None
-        if proc is not None and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                proc.kill()
-        if proc is not None:
-            proc.wait()
-
-    def close(self) -> None:
-        """Stop the worker (idempotent)."""
-        with self._lock:
-            if self._send is not None:
-                with contextlib.suppress(OSError):
-                    self._send.send(("exit",))
-            self._kill()
+        #: What each OS confinement layer reported at start ("active", "unavailable: ...").
+        self.layers: dict[str, str] = layers
 
     @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
-    # -- requests --------------------------------------------------------------
-    def _ensure(self) -> None:
-        if self._proc is None or self._proc.poll() is not None:
-            if self._proc is not None:
-                self._kill()
-                self.restarts += 1
-            self._start()
+    def request(self, message: tuple, timeout: float | None) -> Any:
+        """Send ``message`` and wait for the reply.
 
-    def call(self, sid: int, seed: int, clock: _dt.datetime, limits: Limits, source: str,
-             func_name: str, kwargs: dict[str, Any], args: tuple) -> ToolResult:
-        request = ("call", sid, seed, clock, limits, source, func_name, kwargs, args)
-        with self._lock:
-            self._ensure()
-            assert self._send is not None and self._recv is not None
-            try:
-                self._send.send(request)
-            except (OSError, ValueError) as exc:
-                self._kill()
-                return ToolResult.failure(ErrorKind.CRASHED, f"sandbox worker unavailable: {exc}")
-            if not self._recv.poll(limits.timeout):
-                self._kill()
-                self.restarts += 1
-                return ToolResult.failure(
-                    ErrorKind.TIMEOUT,
-                    f"tool call exceeded the wall-clock limit of {limits.timeout:g} s")
-            try:
-                _tag, payload = self._recv.recv()
-            except (EOFError, OSError):
-                code = self._proc.wait() if self._proc is not None else None
-                self._kill()
-                self.restarts += 1
-                if code == -signal.SIGXCPU:
-                    return ToolResult.failure(ErrorKind.TIMEOUT, "tool call exceeded its CPU limit")
-                return ToolResult.failure(
-                    ErrorKind.CRASHED, f"sandbox worker died (exit status {code})")
-            return payload
+        Raises:
+            WorkerTimeout: no reply within ``timeout`` seconds (the worker is killed).
+            WorkerDied: the worker exited before replying.
+        """
+        self.send(message)
+        if timeout is not None and not self._recv.poll(timeout):
+            self.kill()
+            raise WorkerTimeout
+        try:
+            return self._recv.recv()
+        except (EOFError, OSError):
+            raise WorkerDied(self.kill()) from None
 
-    def control(self, op: str, sid: int) -> None:
-        """Reset or close a session in the worker (no-op if the worker is down)."""
-        with self._lock:
-            if self._proc is None or self._proc.poll() is not None:
-                return
-            assert self._send is not None and self._recv is not None
-            try:
-                self._send.send((op, sid))
-                if self._recv.poll(_STARTUP_TIMEOUT):
-                    self._recv.recv()
-            except (OSError, EOFError):
-                self._kill()
+    def send(self, message: tuple) -> None:
+        """Send without waiting for a reply (raises WorkerDied when the pipe is broken)."""
+        if self._proc is None:
+            raise WorkerDied(None)
+        try:
+            self._send.send(message)
+        except (OSError, ValueError):
+            raise WorkerDied(self.kill()) from None
+
+    def kill(self) -> int | None:
+        """Kill the worker (idempotent); returns its exit status."""
+        proc, self._proc = self._proc, None
+        for conn in (self._send, self._recv):
+            with contextlib.suppress(OSError):
+                conn.close()
+        status = None
+        if proc is not None:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    proc.kill()
+            status = proc.wait()
+        self._remove_workdir()
+        return status
+
+    def close(self) -> None:
+        """Ask the worker to exit, then make sure it did."""
+        if self._proc is not None:
+            with contextlib.suppress(WorkerDied):
+                self.send(("exit",))
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=1.0)
+        self.kill()
+
+    def _remove_workdir(self) -> None:
+        workdir = getattr(self, "_workdir", None)
+        if workdir:
+            with contextlib.suppress(OSError):
+                os.chmod(workdir, 0o700)
+            shutil.rmtree(workdir, ignore_errors=True)
+            self._workdir = ""
 
 
 def main(argv: list[str]) -> None:
-    read_fd, write_fd, memory_mb = (int(x) for x in argv)
+    read_fd, write_fd, memory_mb, confine = (int(x) for x in argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
-    _serve(Connection(read_fd, writable=False), Connection(write_fd, readable=False), memory_mb)
+    threading.excepthook = lambda args: None
+    sys.unraisablehook = lambda unraisable: None  # tool finalizers must not print
+    import warnings
+
+    warnings.simplefilter("ignore")
+    _serve(Connection(read_fd, writable=False), Connection(write_fd, readable=False), memory_mb,
+           bool(confine))

@@ -12,4 +12,4 @@ def any_sandbox(request, process_sandbox):
     """Each test using this runs once per isolation mode."""
     if request.param == "process":
         return process_sandbox
-    return Sandbox()
+    return Sandbox(isolation="inprocess")

@@ -102,7 +102,7 @@ def run_inprocess(source: str, kwargs: dict | None, limits: Limits | None = None
         os.close(read_fd)
         report: dict[str, Any]
         try:
-            sandbox = Sandbox(limits=limits)
+            sandbox = Sandbox(isolation="inprocess", limits=limits)
             sandbox.run(NORMAL_TOOL, "tool", {"x": 1})  # warm imports outside the measurement
             before = host_snapshot()
             _reset_peak()
@@ -162,9 +162,9 @@ def run_process(sandbox: Sandbox, source: str, kwargs: dict | None) -> Containme
     """Run a payload in a process-isolated sandbox's worker."""
     warm = sandbox.run(NORMAL_TOOL, "tool", {"x": 1})  # make sure a worker is up
     assert warm.ok, warm
-    worker = sandbox._process
-    assert worker is not None
-    pid = worker.pid
+    pool = sandbox.pool
+    assert pool.size == 1, "run_process measures the one worker of a private pool"
+    pid = pool.workers[0].pid
     before = host_snapshot()
     _reset_peak(pid)
     base = _status_kb("VmRSS", pid) or 0
@@ -172,7 +172,8 @@ def run_process(sandbox: Sandbox, source: str, kwargs: dict | None) -> Containme
     t0 = time.perf_counter()
     result = sandbox.run(source, "tool", kwargs)
     wall = time.perf_counter() - t0
-    alive_peak = _status_kb("VmHWM", pid) if worker.pid == pid else None
+    alive = any(worker.pid == pid for worker in pool.workers)
+    alive_peak = _status_kb("VmHWM", pid) if alive else None
     growth = None if alive_peak is None else (alive_peak - base) / 1024
     parent_growth = ((_status_kb("VmRSS") or 0) - parent_base) / 1024
     following = sandbox.run(NORMAL_TOOL, "tool", {"x": 2})

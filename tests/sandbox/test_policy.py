@@ -9,7 +9,7 @@ from astra_gym.sandbox.policy import clear_cache, source_hash
 
 
 def run(source: str, func: str = "f", **kwargs):
-    return Sandbox().run(source, func, kwargs)
+    return Sandbox(isolation="inprocess").run(source, func, kwargs)
 
 
 def test_compile_is_cached_by_source_hash():
@@ -92,8 +92,9 @@ def test_classes_may_set_their_own_attributes_but_not_others():
 
 def test_missing_function_and_private_names():
     assert run("def g():\n    return 1\n").error_kind == ErrorKind.NOT_FOUND
-    assert Sandbox().run("def g():\n    return 1\n", "_g").error_kind == ErrorKind.NOT_FOUND
-    assert Sandbox().run("x = 5\n", "x").error_kind == ErrorKind.NOT_FOUND
+    sandbox = Sandbox(isolation="inprocess")
+    assert sandbox.run("def g():\n    return 1\n", "_g").error_kind == ErrorKind.NOT_FOUND
+    assert sandbox.run("x = 5\n", "x").error_kind == ErrorKind.NOT_FOUND
 
 
 def test_errors_name_the_tool_line():

@@ -18,26 +18,31 @@ OK_TOOL = "def tool(x=1):\n    return x + 1\n"
 
 @pytest.fixture
 def fresh_process_sandbox():
-    sandbox = Sandbox(isolation="process", limits=Limits(timeout=0.5))
+    sandbox = Sandbox(isolation="process", limits=Limits(timeout=0.5), pool=1)
     yield sandbox
     sandbox.close()
+
+
+def _pid(sandbox: Sandbox) -> int:
+    (worker,) = sandbox.pool.workers
+    return worker.pid
 
 
 def test_watchdog_kills_c_level_hang_and_the_next_call_works(fresh_process_sandbox):
     sandbox = fresh_process_sandbox
     assert sandbox.run(OK_TOOL, "tool").output == "2"
-    first_pid = sandbox._process.pid
+    first_pid = _pid(sandbox)
     result = sandbox.run(REGEX_BOMB, "tool")
     assert result.error_kind == ErrorKind.TIMEOUT
     assert "wall-clock limit of 0.5 s" in result.error
     assert sandbox.run(OK_TOOL, "tool", {"x": 41}).output == "42"
-    assert sandbox._process.pid != first_pid
-    assert sandbox._process.restarts == 1
+    assert _pid(sandbox) != first_pid
+    assert sandbox.pool.restarts == 1
 
 
 def test_address_space_limit_turns_allocation_into_memory_error():
     limits = Limits(ops=10**12, max_len=10**10, memory_mb=64)
-    with Sandbox(isolation="process", limits=limits) as sandbox:
+    with Sandbox(isolation="process", limits=limits, pool=1) as sandbox:
         result = sandbox.run("def tool():\n    return len([0] * 40_000_000)\n", "tool")
         assert result.error_kind == ErrorKind.MEMORY, result
         assert sandbox.run(OK_TOOL, "tool").ok
@@ -45,7 +50,7 @@ def test_address_space_limit_turns_allocation_into_memory_error():
 
 def test_worker_runs_with_fixed_hash_seed(fresh_process_sandbox):
     fresh_process_sandbox.run(OK_TOOL, "tool")
-    pid = fresh_process_sandbox._process.pid
+    pid = _pid(fresh_process_sandbox)
     with open(f"/proc/{pid}/environ", "rb") as fh:
         environ = fh.read().split(b"\0")
     assert b"PYTHONHASHSEED=0" in environ
@@ -54,18 +59,22 @@ def test_worker_runs_with_fixed_hash_seed(fresh_process_sandbox):
 def test_worker_killed_from_outside_is_replaced(fresh_process_sandbox):
     sandbox = fresh_process_sandbox
     assert sandbox.run(OK_TOOL, "tool").ok
-    os.kill(sandbox._process.pid, signal.SIGKILL)
-    os.waitpid(sandbox._process.pid, 0)
+    os.kill(_pid(sandbox), signal.SIGKILL)
     assert sandbox.run(OK_TOOL, "tool", {"x": 9}).output == "10"
 
 
-def test_close_stops_the_worker():
-    sandbox = Sandbox(isolation="process")
+def test_close_stops_a_private_pool_but_not_the_shared_one():
+    sandbox = Sandbox(isolation="process", pool=1)
     sandbox.run(OK_TOOL, "tool")
-    proc = sandbox._process._proc
+    (worker,) = sandbox.pool.workers
     sandbox.close()
-    assert proc.poll() is not None
+    assert not worker.alive and sandbox.pool.workers == []
     sandbox.close()  # idempotent
+    shared = Sandbox(isolation="process")
+    assert shared.run(OK_TOOL, "tool").ok
+    workers = list(shared.pool.workers)
+    shared.close()
+    assert workers and all(worker.alive for worker in workers)
 
 
 def test_session_state_survives_only_within_the_worker_session(fresh_process_sandbox):
@@ -96,7 +105,7 @@ def test_worker_keeps_its_hard_cpu_limit(fresh_process_sandbox):
     inherited = resource.getrlimit(resource.RLIMIT_CPU)[1]
     for x in range(3):
         assert fresh_process_sandbox.run(OK_TOOL, "tool", {"x": x}).ok
-    soft, hard = resource.prlimit(fresh_process_sandbox._process.pid, resource.RLIMIT_CPU)
+    soft, hard = resource.prlimit(_pid(fresh_process_sandbox), resource.RLIMIT_CPU)
     assert hard == inherited
     assert soft != resource.RLIM_INFINITY  # the per-call soft limit is armed
 
@@ -111,9 +120,9 @@ def _cpu_seconds(pid: int) -> float:
 def test_worker_survives_many_cpu_seconds_in_total():
     """The scenario of a long training run: many short C-heavy calls in one worker."""
     busy = "import re\ndef tool():\n    return bool(re.match('(a+)+$', 'a' * 20 + 'b'))\n"
-    with Sandbox(isolation="process") as sandbox:
+    with Sandbox(isolation="process", pool=1) as sandbox:
         assert sandbox.run(busy, "tool").output == "False"
-        pid = sandbox._process.pid
+        pid = _pid(sandbox)
         calls = 1
         # The first arming allowed int(t + 0.8) + 2 s, with t well under a second.
         while _cpu_seconds(pid) < 4.5 and calls < 5000:
@@ -121,4 +130,4 @@ def test_worker_survives_many_cpu_seconds_in_total():
             assert result.ok, (calls, result)
             calls += 1
         assert _cpu_seconds(pid) >= 4.5
-        assert sandbox._process.pid == pid and sandbox._process.restarts == 0
+        assert _pid(sandbox) == pid and sandbox.pool.restarts == 0

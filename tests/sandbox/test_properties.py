@@ -16,7 +16,7 @@ JSON_VALUES = st.recursive(
                                                                 max_size=5),
     max_leaves=20,
 )
-SANDBOX = Sandbox(limits=Limits(ops=50_000))
+SANDBOX = Sandbox(isolation="inprocess", limits=Limits(ops=50_000))
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 

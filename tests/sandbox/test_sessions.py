@@ -81,7 +81,7 @@ def test_result_rendering(any_sandbox):
 
 
 def test_long_output_is_truncated_deterministically():
-    sandbox = Sandbox(limits=Limits(max_output=100))
+    sandbox = Sandbox(isolation="inprocess", limits=Limits(max_output=100))
     result = sandbox.run("def f():\n    return 'x' * 1000\n", "f")
     assert result.ok
     assert result.output == "x" * 100 + "\n...[output truncated: 900 more characters]"
@@ -89,12 +89,12 @@ def test_long_output_is_truncated_deterministically():
 
 def test_budget_is_configurable_and_counted_deterministically():
     src = "def f(n):\n    t = 0\n    for i in range(n):\n        t += i\n    return t\n"
-    small = Sandbox(limits=Limits(ops=1_000))
+    small = Sandbox(isolation="inprocess", limits=Limits(ops=1_000))
     assert small.run(src, "f", {"n": 500}).ok
     over = small.run(src, "f", {"n": 5_000})
     assert over.error_kind == ErrorKind.BUDGET and over.ops == 1_000
-    a = Sandbox().run(src, "f", {"n": 300})
-    assert a.ops == Sandbox().run(src, "f", {"n": 300}).ops
+    a = Sandbox(isolation="inprocess").run(src, "f", {"n": 300})
+    assert a.ops == Sandbox(isolation="inprocess").run(src, "f", {"n": 300}).ops
 
 
 def test_result_text_for_agents():
