@@ -36,16 +36,21 @@ import gymnasium as gym
 from .answers import contains_answer
 from .argcheck import ArgumentValidator
 from .pack import Pack, Task, Tool
-from .parsers import ACTION_FORMATS, ParsedCall, parse_action
+from .parsers import ACTION_FORMATS, ParsedCall, ParsedTurn, parse_action
 from .rewards import REWARD_MODES, RewardComponents, components, solved_by_result, step_reward
-from .sandbox import Limits, Sandbox, SandboxSession
+from .sandbox import DEFAULT_ISOLATION, Limits, Sandbox, SandboxSession
 from .spaces import AssistantTurnSpace, MessagesSpace
 from .toolspec import read_signature
 
-__all__ = ["DEFAULT_MAX_TURNS", "DEFAULT_SYSTEM_PROMPT", "AstraEnv", "open_pack"]
+__all__ = ["DEFAULT_MAX_ACTION_CHARS", "DEFAULT_MAX_CALLS_PER_TURN", "DEFAULT_MAX_TURNS",
+           "DEFAULT_SYSTEM_PROMPT", "AstraEnv", "open_pack"]
 
 #: ASTRA's turn limit (paper §3.2.2).
 DEFAULT_MAX_TURNS = 32
+#: Tool calls run per turn; further calls in the same turn are dropped (and counted).
+DEFAULT_MAX_CALLS_PER_TURN = 32
+#: Longest turn the env parses, in characters (the text, or a message's content and arguments).
+DEFAULT_MAX_ACTION_CHARS = 1_000_000
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant. Answer the user's question by calling the tools you are "
@@ -99,13 +104,14 @@ def _sandbox_from_options(options: Any) -> Sandbox:
     if isinstance(options, Sandbox):
         return options
     options = dict(options or {})
-    isolation = options.pop("isolation", "inprocess")
+    isolation = options.pop("isolation", DEFAULT_ISOLATION)
+    pool = options.pop("pool", None)
     limit_names = {field.name for field in fields(Limits)}
     unknown = sorted(set(options) - limit_names)
     if unknown:
-        raise ValueError(f"unknown sandbox option(s) {', '.join(unknown)}; use 'isolation' or "
-                         f"Limits fields: {', '.join(sorted(limit_names))}")
-    return Sandbox(isolation=isolation, limits=Limits(**options))
+        raise ValueError(f"unknown sandbox option(s) {', '.join(unknown)}; use 'isolation', "
+                         f"'pool' or Limits fields: {', '.join(sorted(limit_names))}")
+    return Sandbox(isolation=isolation, limits=Limits(**options), pool=pool)
 
 
 class AstraEnv(gym.Env[list, Any]):
@@ -125,9 +131,20 @@ class AstraEnv(gym.Env[list, Any]):
         system_prompt: The system message (default: :data:`DEFAULT_SYSTEM_PROMPT`).
         tools_in_prompt: Append the tool list (JSON) to the system prompt, for
             agents that are not given ``info["tools"]`` natively.
-        sandbox: Sandbox options: ``{"isolation": "inprocess"|"process", <Limits
-            field>: value, ...}``, or a :class:`~astra_gym.sandbox.Sandbox`.
+        sandbox: Sandbox options: ``{"isolation": "process"|"inprocess", "pool":
+            None|int, <Limits field>: value, ...}``, or a
+            :class:`~astra_gym.sandbox.Sandbox`. The default runs tools in the
+            process-wide pool of confined, crash-safe workers (policy-generated
+            arguments for days of training must not be able to hang or crash the
+            run); ``"inprocess"`` is faster and meant for vetted packs.
         render_mode: ``None`` or ``"ansi"`` (``render()`` returns the transcript).
+        max_calls_per_turn: Tool calls run per turn (default 32). Further calls
+            in the same turn are not run and not parsed; each still counts as an
+            invalid call (so spamming calls lowers precision), and the last tool
+            message says how many were dropped.
+        max_action_chars: Longest turn the env reads (default 1,000,000
+            characters). A longer turn runs nothing: it is answered with one
+            error message and counts as one invalid call (not a final answer).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
@@ -137,15 +154,19 @@ class AstraEnv(gym.Env[list, Any]):
                  max_turns: int = DEFAULT_MAX_TURNS, action_format: str = "auto",
                  system_prompt: str | None = None, tools_in_prompt: bool = False,
                  sandbox: dict[str, Any] | Sandbox | None = None,
-                 render_mode: str | None = None) -> None:
+                 render_mode: str | None = None,
+                 max_calls_per_turn: int = DEFAULT_MAX_CALLS_PER_TURN,
+                 max_action_chars: int = DEFAULT_MAX_ACTION_CHARS) -> None:
         if reward not in REWARD_MODES:
             raise ValueError(f"unknown reward mode {reward!r}; choose one of "
                              f"{', '.join(REWARD_MODES)}")
         if action_format not in ACTION_FORMATS:
             raise ValueError(f"unknown action_format {action_format!r}; choose one of "
                              f"{', '.join(ACTION_FORMATS)}")
-        if not isinstance(max_turns, int) or max_turns < 1:
-            raise ValueError(f"max_turns must be a positive integer, got {max_turns!r}")
+        for name, value in (("max_turns", max_turns), ("max_calls_per_turn", max_calls_per_turn),
+                            ("max_action_chars", max_action_chars)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"unknown render_mode {render_mode!r}; use None or 'ansi'")
         self.pack = open_pack(pack)
@@ -163,6 +184,8 @@ class AstraEnv(gym.Env[list, Any]):
             raise ValueError(f"pack {self.pack.name!r} has no tasks")
         self.reward_mode = reward
         self.max_turns = max_turns
+        self.max_calls_per_turn = max_calls_per_turn
+        self.max_action_chars = max_action_chars
         self.action_format = action_format
         self.system_prompt = DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt
         self.tools_in_prompt = tools_in_prompt
@@ -295,7 +318,15 @@ class AstraEnv(gym.Env[list, Any]):
             raise RuntimeError("call reset() before step()")
         if self._done:
             raise RuntimeError("the episode is over (terminated or truncated): call reset()")
-        turn = parse_action(action, self.action_format, runtime.tools.keys())
+        oversized = self._action_size(action)
+        if oversized:
+            turn = ParsedTurn("", (ParsedCall(None, {}, error=(
+                f"the turn is too long ({oversized:,} characters; the limit is "
+                f"{self.max_action_chars:,}, max_action_chars): nothing in it was run")),),
+                "none")
+        else:
+            turn = parse_action(action, self.action_format, runtime.tools.keys(),
+                                max_calls=self.max_calls_per_turn)
         self._turn += 1
         before = self._components
         solved = list(before.solved)
@@ -321,7 +352,12 @@ class AstraEnv(gym.Env[list, Any]):
                                 "name": call.name or "", "content": content})
             if not isinstance(action, str):
                 tool_calls.append(self._transcript_call(action, index, call_id, call))
-        after = components(runtime.n, solved, before.calls + len(turn.calls),
+        if turn.dropped:
+            note = (f"Error: {turn.dropped:,} more tool call(s) in this turn were not run: at "
+                    f"most {self.max_calls_per_turn} calls run per turn (max_calls_per_turn)")
+            observation[-1]["content"] = f"{observation[-1]['content']}\n{note}"
+            invalid += turn.dropped
+        after = components(runtime.n, solved, before.calls + len(turn.calls) + turn.dropped,
                            before.invalid_calls + invalid)
         terminated = turn.is_final
         truncated = not terminated and self._turn >= self.max_turns
@@ -337,10 +373,32 @@ class AstraEnv(gym.Env[list, Any]):
         info: dict[str, Any] = {
             "task_id": runtime.task.task_id, "turn": self._turn,
             "reward_components": after.as_dict(), "success": success, "calls": records,
-            "parse_errors": list(turn.errors), "action_format": turn.format}
+            "parse_errors": list(turn.errors), "action_format": turn.format,
+            "dropped_calls": turn.dropped}
         if terminated:
             info["final_answer"] = turn.content
         return observation, float(reward), terminated, truncated, info
+
+    def _action_size(self, action: Any) -> int:
+        """The action's size in characters when it is over ``max_action_chars``, else 0.
+
+        Only what a parser would read is counted, and the count stops early.
+        """
+        limit = self.max_action_chars
+        if isinstance(action, str):
+            return len(action) if len(action) > limit else 0
+        if not isinstance(action, dict):
+            return 0
+        content = action.get("content")
+        size = len(content) if isinstance(content, str) else 0
+        entries = action.get("tool_calls")
+        if isinstance(entries, list):
+            for entry in entries[:self.max_calls_per_turn]:
+                function = entry.get("function") if isinstance(entry, dict) else None
+                arguments = function.get("arguments") if isinstance(function, dict) else None
+                if isinstance(arguments, str):
+                    size += len(arguments)
+        return size if size > limit else 0
 
     @staticmethod
     def _transcript_call(action: Any, index: int, call_id: str,

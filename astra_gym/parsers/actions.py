@@ -56,6 +56,8 @@ class ParsedTurn:
     content: str
     calls: tuple[ParsedCall, ...] = ()
     format: str = "none"
+    #: Call attempts beyond ``max_calls`` that were not parsed (see :func:`parse_action`).
+    dropped: int = 0
 
     @property
     def errors(self) -> tuple[str, ...]:
@@ -65,7 +67,14 @@ class ParsedTurn:
     @property
     def is_final(self) -> bool:
         """Whether the turn is a final answer: it has no call attempt at all."""
-        return not self.calls
+        return not self.calls and not self.dropped
+
+
+def _capped(turn: ParsedTurn, max_calls: int | None) -> ParsedTurn:
+    if max_calls is None or len(turn.calls) <= max_calls:
+        return turn
+    return replace(turn, calls=turn.calls[:max_calls],
+                   dropped=turn.dropped + len(turn.calls) - max_calls)
 
 
 def _dotted_name(node: ast.expr) -> str | None:
@@ -240,10 +249,15 @@ def _openai_call(entry: Any, index: int) -> ParsedCall:
     return call if call.error is None else replace(call, raw=clip(safe_dump(function)))
 
 
-def _message_calls(message: Mapping[Any, Any]) -> list[ParsedCall]:
+def _message_calls(message: Mapping[Any, Any], max_calls: int | None) -> tuple[list[ParsedCall],
+                                                                              int]:
     calls = []
+    dropped = 0
     tool_calls = message.get("tool_calls")
     if isinstance(tool_calls, list | tuple):
+        if max_calls is not None and len(tool_calls) > max_calls:
+            dropped = len(tool_calls) - max_calls
+            tool_calls = tool_calls[:max_calls]
         calls.extend(_openai_call(entry, index) for index, entry in enumerate(tool_calls))
     elif tool_calls is not None:
         calls.append(ParsedCall(None, {}, raw=clip(safe_dump(tool_calls)),
@@ -257,15 +271,22 @@ def _message_calls(message: Mapping[Any, Any]) -> list[ParsedCall]:
             calls.append(ParsedCall(None, {}, raw=raw,
                                     error=f'"function_call" must be an object, '
                                           f"got {json_kind(function_call)}"))
-    return calls
+    return calls, dropped
 
 
-def _parse_text(text: str, action_format: str, names: frozenset[str] | None) -> ParsedTurn:
+def _parse_text(text: str, action_format: str, names: frozenset[str] | None,
+                max_calls: int | None = None) -> ParsedTurn:
     visible = strip_reasoning(text)
     if action_format in ("auto", "hermes") and TOOL_CALL_OPEN in visible:
         blocks = find_hermes_blocks(visible)
+        dropped = 0
+        parsed = blocks
+        if max_calls is not None and len(blocks) > max_calls:
+            # Finding the blocks is a C-speed scan; parsing each one is not.
+            dropped = len(blocks) - max_calls
+            parsed = blocks[:max_calls]
         return ParsedTurn(remove_hermes_blocks(visible, blocks),
-                          tuple(parse_hermes(visible, blocks)), "hermes")
+                          tuple(parse_hermes(visible, parsed)), "hermes", dropped)
     if action_format in ("auto", "json"):
         calls = parse_json_calls(visible)
         if calls:
@@ -278,7 +299,8 @@ def _parse_text(text: str, action_format: str, names: frozenset[str] | None) -> 
 
 
 def parse_action(action: str | Mapping[str, Any], action_format: str = "auto",
-                 tool_names: Collection[str] | None = None) -> ParsedTurn:
+                 tool_names: Collection[str] | None = None,
+                 max_calls: int | None = None) -> ParsedTurn:
     """Parse one assistant turn into its visible text and its tool calls.
 
     A mapping is an OpenAI assistant message: its ``tool_calls`` entries
@@ -299,6 +321,9 @@ def parse_action(action: str | Mapping[str, Any], action_format: str = "auto",
         action: Raw assistant text, or an OpenAI assistant message.
         action_format: One of :data:`ACTION_FORMATS`.
         tool_names: The env's tool names; Python calls must name one of them.
+        max_calls: Parse at most this many calls; further attempts are only
+            counted (``ParsedTurn.dropped``), so a turn of a million calls costs
+            no more than one of ``max_calls``.
 
     Returns:
         The parsed turn; it has no calls when the turn is a final answer.
@@ -331,14 +356,17 @@ def parse_action(action: str | Mapping[str, Any], action_format: str = "auto",
         raise TypeError("an action must be the assistant's text (str) or an OpenAI assistant "
                         f"message (a dict/Mapping), not {type(action).__name__}")
     names = None if tool_names is None else frozenset(tool_names)
+    if max_calls is not None and (not isinstance(max_calls, int) or max_calls < 1):
+        raise ValueError(f"max_calls must be a positive int or None, got {max_calls!r}")
     try:
         if isinstance(action, str):
-            return _parse_text(action, action_format, names)
+            return _capped(_parse_text(action, action_format, names, max_calls), max_calls)
         text = _message_text(action.get("content"))
-        calls = _message_calls(action)
-        if calls:
-            return ParsedTurn(strip_reasoning(text), tuple(calls), "openai")
-        return _parse_text(text, action_format, names)
+        calls, dropped = _message_calls(action, max_calls)
+        if calls or dropped:
+            return _capped(ParsedTurn(strip_reasoning(text), tuple(calls), "openai", dropped),
+                           max_calls)
+        return _capped(_parse_text(text, action_format, names, max_calls), max_calls)
     except Exception as exc:  # a parser bug must not crash a rollout; report it as a call error
         return ParsedTurn("", (ParsedCall(None, {}, error=clip(
             f"internal parser error: {type(exc).__name__}: {exc}")),), "none")

@@ -282,3 +282,66 @@ def test_tool_call_ids_are_unique_within_a_turn(env):
     assert ids[0] == "call_1_1" and ids[2] == "dup"
     assert len(set(ids)) == 4
     assert [c["id"] for c in env.messages[2]["tool_calls"]] == ids
+
+
+# -- a turn can carry at most max_calls_per_turn calls and max_action_chars characters --------
+
+def _hermes(n: int, ticker: str = "ACME") -> str:
+    block = json.dumps({"name": "quote", "arguments": {"ticker": ticker}})
+    return f"<tool_call>{block}</tool_call>" * n
+
+
+def test_calls_beyond_the_per_turn_cap_are_dropped_and_counted(unit_pack):
+    env = AstraEnv(unit_pack, max_calls_per_turn=3)
+    env.reset(options={"task_id": "stocks"})
+    observation, _reward, terminated, _truncated, info = env.step(_hermes(1000))
+    assert not terminated
+    assert len(observation) == 3 and len(info["calls"]) == 3
+    assert info["dropped_calls"] == 997
+    assert "997 more tool call(s) in this turn were not run" in observation[-1]["content"]
+    components = info["reward_components"]
+    assert components["calls"] == 1000 and components["invalid_calls"] == 997
+    env.close()
+
+
+def test_dropped_calls_lower_precision_like_any_wasted_call(unit_pack):
+    env = AstraEnv(unit_pack, max_calls_per_turn=2)
+    env.reset(options={"task_id": "stocks"})
+    _, _, _, _, capped = env.step(_hermes(2) + _hermes(8, "GLOBEX"))
+    env.reset(options={"task_id": "stocks"})
+    _, _, _, _, plain = env.step(_hermes(2))
+    assert capped["reward_components"]["precision"] < plain["reward_components"]["precision"]
+    env.close()
+
+
+def test_message_actions_are_capped_before_their_calls_are_parsed(unit_pack):
+    env = AstraEnv(unit_pack, max_calls_per_turn=4)
+    env.reset(options={"task_id": "stocks"})
+    entries = [{"id": f"c{i}", "type": "function",
+                "function": {"name": "quote", "arguments": '{"ticker": "ACME"}'}}
+               for i in range(50_000)]
+    observation, _, _, _, info = env.step({"role": "assistant", "content": None,
+                                           "tool_calls": entries})
+    assert [m["tool_call_id"] for m in observation] == ["c0", "c1", "c2", "c3"]
+    assert info["dropped_calls"] == 49_996
+    assert len(env.messages[-5]["tool_calls"]) == 4  # the transcript pairs every call it kept
+    env.close()
+
+
+def test_an_oversized_turn_runs_nothing_and_is_not_a_final_answer(unit_pack):
+    env = AstraEnv(unit_pack, max_action_chars=1_000)
+    env.reset(options={"task_id": "stocks"})
+    observation, reward, terminated, truncated, info = env.step(_hermes(100))
+    assert not terminated and not truncated
+    assert len(observation) == 1 and "the turn is too long" in observation[0]["content"]
+    assert info["calls"][0]["error_kind"] == "parse_error"
+    assert info["reward_components"]["calls"] == 1
+    assert reward == 0.0
+    env.close()
+
+
+@pytest.mark.parametrize("kwargs", [{"max_calls_per_turn": 0}, {"max_action_chars": -1},
+                                    {"max_calls_per_turn": True}])
+def test_turn_limits_must_be_positive_integers(unit_pack, kwargs):
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        AstraEnv(unit_pack, **kwargs)
