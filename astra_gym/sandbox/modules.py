@@ -33,6 +33,7 @@ import time as _time
 import types as _types
 import typing as _typing
 import uuid as _uuid
+import warnings as _warnings
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -102,6 +103,17 @@ class ModuleProxy:
 
     def __repr__(self) -> str:
         return f"<module '{self._label}' (sandboxed)>"
+
+
+def _may_warn(pattern: str | bytes) -> bool:
+    """Whether compiling ``pattern`` might emit sre_parse's FutureWarning about sets.
+
+    Deliberately over-inclusive (a nested ``[`` or a doubled set operator
+    anywhere): a false positive only costs a ``catch_warnings`` block.
+    """
+    text = pattern if isinstance(pattern, str) else pattern.decode("latin-1")
+    return "[" in text and (text.count("[") > 1 or any(
+        token in text for token in ("--", "&&", "~~", "||")))
 
 
 def _is_tool_function(value: Any) -> bool:
@@ -408,6 +420,13 @@ class ModuleTable:
                 return _re.compile(pattern, flags)
             if isinstance(pattern, str | bytes):
                 meter.spend(len(pattern) * 16)  # sre_parse runs in host Python
+                if _may_warn(pattern):
+                    # sre_parse warns (FutureWarning) about sets that a future
+                    # Python will read differently; the host's stderr and its
+                    # warning filters must not see tool patterns.
+                    with _warnings.catch_warnings():
+                        _warnings.simplefilter("ignore")
+                        return _re.compile(pattern, flags)
             return _re.compile(pattern, flags)
 
         def scanner(name: str, weight: int) -> Callable[..., Any]:

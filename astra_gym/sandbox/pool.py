@@ -107,9 +107,16 @@ class PoolSession:
         key = source_hash(source)
         with slot.lock:
             for attempt in (1, 2):
-                rebuilt = self._ensure_state(slot)
-                if rebuilt is not None:
-                    return rebuilt
+                try:
+                    lost = self._ensure_state(slot)
+                except WorkerDied:
+                    # killed from outside between calls or while replaying: once more
+                    self._pool._lost_worker(slot)
+                    if attempt == 1:
+                        continue
+                    return self._lose("its worker died again while its calls were replayed")
+                if lost is not None:
+                    return lost
                 try:
                     result = self._send_call(slot, key, source, func_name, kwargs, args)
                 except WorkerTimeout:
@@ -136,7 +143,11 @@ class PoolSession:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _ensure_state(self, slot: _Slot) -> ToolResult | None:
-        """Start the slot's worker if needed and replay the log into it; a result means lost."""
+        """Start the slot's worker if needed and replay the log into it; a result means lost.
+
+        Raises:
+            WorkerDied: the worker died while the log was replayed (the caller retries).
+        """
         if slot.process is not None and not slot.process.alive:
             self._pool._lost_worker(slot)
         if slot.process is None:
@@ -147,10 +158,10 @@ class PoolSession:
             try:
                 replayed = self._send_call(slot, logged.key, logged.source, logged.func_name,
                                            logged.kwargs, logged.args)
-            except (WorkerTimeout, WorkerDied) as exc:
+            except WorkerTimeout:
                 self._pool._lost_worker(slot)
-                return self._lose(f"replaying call {number} after a worker restart failed "
-                                  f"({type(exc).__name__})")
+                return self._lose(f"replaying call {number} after a worker restart exceeded "
+                                  "the wall-clock limit")
             if replayed != logged.result:
                 return self._lose(f"replaying call {number} after a worker restart gave a "
                                   "different result")

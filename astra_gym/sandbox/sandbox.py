@@ -34,6 +34,7 @@ class SandboxSession:
     """
 
     def __init__(self, sandbox: Sandbox, seed: int, clock: _dt.datetime) -> None:
+        self._sandbox = sandbox  # keeps the sandbox (and its private pool) alive with us
         self.seed = seed
         self.clock = clock
         self._local: InProcessSession | None = None

@@ -14,6 +14,9 @@ import decimal
 import importlib
 import itertools
 import random
+import sys
+import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -112,6 +115,51 @@ def describe_exception(exc: BaseException) -> str:
     return f"{described} (line {line})" if line is not None else described
 
 
+_filter_lock = threading.Lock()
+_filter_installed = False
+
+
+def _from_tool(unraisable: Any) -> bool:
+    """Whether an unraisable exception came out of sandboxed code."""
+    code = getattr(unraisable.object, "gi_code", None) or getattr(unraisable.object,
+                                                                   "__code__", None)
+    if code is not None and getattr(code, "co_filename", None) == _TOOL_FILE:
+        return True
+    tb = unraisable.exc_traceback
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == _TOOL_FILE:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _install_unraisable_filter() -> None:
+    """Keep tool finalizers off the host's stderr.
+
+    A tool generator whose ``finally`` raises, dropped unfinished, makes CPython
+    print "Exception ignored in ..." through ``sys.unraisablehook`` when it is
+    collected, possibly long after the call. The filter drops exactly those
+    (their code is ``<tool>``) and hands everything else to the hook that was
+    installed before it.
+    """
+    global _filter_installed
+    with _filter_lock:
+        if _filter_installed:
+            return
+        previous = sys.unraisablehook
+
+        def hook(unraisable: Any) -> None:
+            try:
+                if _from_tool(unraisable):
+                    return
+            except Exception:
+                pass
+            previous(unraisable)
+
+        sys.unraisablehook = hook
+        _filter_installed = True
+
+
 def _sequence_hash_of(session: InProcessSession) -> Any:
     """The ``__hash__`` given to the session's tool classes (see ``_metaclass``)."""
 
@@ -169,6 +217,7 @@ class InProcessSession:
 
     def __init__(self, seed: int = 0, clock: _dt.datetime | None = None,
                  limits: Limits | None = None) -> None:
+        _install_unraisable_filter()
         self.limits = limits or Limits()
         self.seed = seed
         self.clock = clock or DEFAULT_CLOCK
@@ -219,7 +268,11 @@ class InProcessSession:
 
     def _metaclass(self, name: str, bases: tuple, namespace: dict[str, Any]) -> type:
         bases = tuple(getattr(base, "_astra_real", base) for base in bases)
-        cls = type(name, bases, namespace)
+        with warnings.catch_warnings():
+            # base classes' __init_subclass__ hooks run host code (a Template
+            # subclass compiles its pattern): their warnings are not the host's
+            warnings.simplefilter("ignore")
+            cls = type(name, bases, namespace)
         if cls.__hash__ is object.__hash__:
             # Identity hashes are memory addresses: sets of these objects would
             # iterate in a different order in every process. A sequence number,

@@ -256,11 +256,12 @@ class WorkerProcess:
 
     def close(self) -> None:
         """Ask the worker to exit, then make sure it did."""
-        if self._proc is not None:
+        proc = self._proc
+        if proc is not None:
             with contextlib.suppress(WorkerDied):
                 self.send(("exit",))
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=1.0)
+                proc.wait(timeout=1.0)
         self.kill()
 
     def _remove_workdir(self) -> None:
