@@ -111,6 +111,29 @@ def _sandbox_run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _sandbox_doctor(args: argparse.Namespace) -> int:
+    from .sandbox import WorkerPool
+    from .sandbox.confine import format_report
+
+    with WorkerPool(1, confine=not args.no_confine) as pool:
+        report = pool.doctor()
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print(f"astra-gym {__version__}: the sandbox worker's OS confinement, probed live "
+              "from inside a worker\n")
+        print(format_report(report))
+    layers = report.get("layers", {})
+    weak = [name for name, status in layers.items() if not str(status).startswith("active")]
+    allowed = [name for name, outcome in report.get("probes", {}).items()
+               if str(outcome).startswith("ALLOWED")]
+    if args.strict and (weak or allowed):
+        print(f"\nnot fully confined: layers {weak or 'all active'}, allowed probes "
+              f"{allowed or 'none'}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _compile(args: argparse.Namespace) -> int:
     from synth.compiler import InputError, compile_files  # the runtime does not need it
 
@@ -435,6 +458,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="wall-clock seconds (process isolation)")
     run.add_argument("--json", action="store_true", help="print the result as JSON")
     run.set_defaults(handler=_sandbox_run)
+    doctor = sandbox_commands.add_parser(
+        "doctor", help="report which OS confinement layers the worker runs under",
+        description="Start one sandbox worker and report, from inside it, which OS layers are "
+                    "active (network namespace, rlimits, no_new_privs, capabilities, Landlock, "
+                    "seccomp) and what live probes (sockets, file writes, fork, exec, signals, "
+                    "raising limits) are blocked.")
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    doctor.add_argument("--strict", action="store_true",
+                        help="exit 1 unless every layer is active and every probe blocked")
+    doctor.add_argument("--no-confine", action="store_true",
+                        help="probe an unconfined worker (to see what the layers stop)")
+    doctor.set_defaults(handler=_sandbox_doctor)
 
     compile_ = commands.add_parser(
         "compile", help="compile ASTRA rows into an env pack",

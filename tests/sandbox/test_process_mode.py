@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
@@ -131,3 +132,34 @@ def test_worker_survives_many_cpu_seconds_in_total():
             calls += 1
         assert _cpu_seconds(pid) >= 4.5
         assert _pid(sandbox) == pid and sandbox.pool.restarts == 0
+
+
+def _full_confinement_expected() -> bool:
+    import ctypes.util
+
+    from astra_gym.sandbox.confine import landlock_abi
+
+    return (sys.platform.startswith("linux") and os.geteuid() == 0
+            and ctypes.util.find_library("seccomp") is not None and landlock_abi() > 0)
+
+
+@pytest.mark.skipif(not _full_confinement_expected(),
+                    reason="needs Linux, root, libseccomp and Landlock for every layer")
+def test_sandbox_doctor_reports_every_layer_active_here(capsys):
+    from astra_gym.cli import main
+
+    assert main(["sandbox", "doctor", "--json", "--strict"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["layers"]) == {"network_namespace", "rlimits", "no_new_privs",
+                                     "capabilities", "landlock", "seccomp"}
+    assert all(status.startswith("active") for status in report["layers"].values())
+    assert all(outcome.startswith("blocked") for outcome in report["probes"].values())
+    assert report["cwd_entries"] == [] and "PATH" not in report["environment_keys"]
+
+
+def test_sandbox_doctor_strict_fails_on_an_unconfined_worker(capsys):
+    from astra_gym.cli import main
+
+    assert main(["sandbox", "doctor", "--strict", "--no-confine"]) == 1
+    out = capsys.readouterr()
+    assert "ALLOWED" in out.out and "not fully confined" in out.err
