@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as _dt
+import functools
 import itertools
 import os
 import threading
@@ -39,6 +40,8 @@ from .worker import WorkerDied, WorkerProcess, WorkerTimeout
 
 __all__ = ["PoolSession", "WorkerPool", "default_pool"]
 
+# sha256 of a tool source, once per distinct source (a str caches its own hash).
+_source_key = functools.lru_cache(maxsize=4096)(source_hash)
 # Results that say the worker (not the tool) failed: never logged, never replayed.
 _WORKER_FAILURES = frozenset({ErrorKind.TIMEOUT, ErrorKind.CRASHED, ErrorKind.MEMORY})
 
@@ -104,7 +107,7 @@ class PoolSession:
         slot = self._slot if self._slot is not None else self._pool._assign(self)
         kwargs = dict(kwargs or {})
         args = tuple(args)
-        key = source_hash(source)
+        key = _source_key(source)
         with slot.lock:
             for attempt in (1, 2):
                 try:

@@ -1,0 +1,189 @@
+"""What process isolation costs, against in-process, in one run.
+
+Figures (medians; every ratio is against a baseline measured in the same run):
+
+* **step cost**: one ``env.step`` with one demo tool call, in-process vs. the
+  shared, confined worker pool (the default), vs. an unconfined pool; and the
+  tool called as plain Python as the floor;
+* **oracle episodes**: whole episodes (reset, every gold call, the final
+  answer) per second, in-process vs. process;
+* **pool throughput on this machine**: calls per second with 1, 2, 4 and 8
+  threads each driving its own session, through a pool of 1 worker and of
+  ``cpu_count`` workers;
+* **worker start**: start-to-first-result of a new worker, confined vs.
+  unconfined, and the cost of rebuilding a session (replaying a 10-call log)
+  after its worker was killed.
+
+Usage:
+    python benchmarks/bench_isolation.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import sys
+import threading
+import time
+import timeit
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_sandbox import machine
+
+import astra_gym  # noqa: F401
+from astra_gym.agents.oracle import OracleAgent
+from astra_gym.env import AstraEnv
+from astra_gym.pack import Pack, demo_pack_path
+from astra_gym.runner import run_episode
+from astra_gym.sandbox import Sandbox, WorkerPool
+
+TASK = "demo-weather-003"
+STATEFUL = "S = {'n': 0}\ndef bump(x):\n    S['n'] += x\n    return {'n': S['n']}\n"
+
+
+def median_us(func, number: int, repeat: int) -> float:
+    return statistics.median(timeit.repeat(func, number=number, repeat=repeat)) / number * 1e6
+
+
+def _message(gold) -> dict:
+    return {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function",
+         "function": {"name": gold.name, "arguments": json.dumps(gold.arguments)}}]}
+
+
+def step_costs(number: int, repeat: int) -> dict[str, float]:
+    envs = {
+        "inprocess": AstraEnv(demo_pack_path(), max_turns=10**9,
+                              sandbox={"isolation": "inprocess"}),
+        "process (confined, default)": AstraEnv(demo_pack_path(), max_turns=10**9),
+        "process (unconfined)": AstraEnv(demo_pack_path(), max_turns=10**9, sandbox=Sandbox(
+            isolation="process", pool=WorkerPool(1, confine=False))),
+    }
+    figures: dict[str, float] = {}
+    for name, env in envs.items():
+        env.reset(seed=0, options={"task_id": TASK})
+        gold = env.task.subtasks[0].gold_call
+        action = _message(gold)
+        env.step(action)  # compile and warm
+        figures[f"env.step, {name}"] = median_us(lambda env=env, a=action: env.step(a),
+                                                 number, repeat)
+    tool = envs["inprocess"].task.tool(gold.name)
+    namespace: dict = {}
+    exec(compile(tool.source, "<tool>", "exec"), namespace)  # trusted demo code: the floor
+    plain = namespace[tool.function]
+    figures["plain Python tool call"] = median_us(lambda: plain(**gold.arguments), number,
+                                                  repeat)
+    for env in envs.values():
+        env.close()
+    return figures
+
+
+def oracle_episodes(episodes: int) -> dict[str, float]:
+    pack = Pack(demo_pack_path())
+    task_ids = list(pack.task_ids)
+    figures = {}
+    for name, sandbox in (("inprocess", {"isolation": "inprocess"}),
+                          ("process (default)", None)):
+        env = AstraEnv(pack, sandbox=sandbox)
+        agent = OracleAgent(pack)
+        for task_id in task_ids:  # warm: compile every tool once
+            run_episode(env, agent, task_id=task_id)
+        started = time.perf_counter()
+        for i in range(episodes):
+            run_episode(env, agent, task_id=task_ids[i % len(task_ids)])
+        figures[f"oracle episodes/s, {name}"] = episodes / (time.perf_counter() - started)
+        env.close()
+    return figures
+
+
+def throughput(calls_per_thread: int) -> dict[str, float]:
+    cores = os.cpu_count() or 1
+    figures = {}
+    for size in sorted({1, cores}):
+        with WorkerPool(size) as pool:
+            sandbox = Sandbox(isolation="process", pool=pool)
+            for threads in (1, 2, 4, 8):
+                sessions = [sandbox.session(seed=i) for i in range(threads)]
+                for session in sessions:
+                    session.call(STATEFUL, "bump", {"x": 1})
+
+                def drive(session) -> None:
+                    for _ in range(calls_per_thread):
+                        session.call(STATEFUL, "bump", {"x": 1})
+
+                workers = [threading.Thread(target=drive, args=(s,)) for s in sessions]
+                started = time.perf_counter()
+                for worker in workers:
+                    worker.start()
+                for worker in workers:
+                    worker.join()
+                elapsed = time.perf_counter() - started
+                figures[f"calls/s, pool of {size}, {threads} thread(s)"] = \
+                    threads * calls_per_thread / elapsed
+                for session in sessions:
+                    session.close()
+    return figures
+
+
+def worker_start(repeat: int) -> dict[str, float]:
+    figures = {}
+    for confine in (False, True):
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            with WorkerPool(1, confine=confine) as pool:
+                Sandbox(isolation="process", pool=pool).run(STATEFUL, "bump", {"x": 1})
+                times.append(time.perf_counter() - started)
+        figures[f"new worker to first result, {'confined' if confine else 'unconfined'} (ms)"] = \
+            statistics.median(times) * 1e3
+    rebuilds = []
+    with WorkerPool(1) as pool:
+        session = Sandbox(isolation="process", pool=pool).session(seed=1)
+        for _ in range(repeat):
+            session.reset()
+            for _ in range(10):
+                session.call(STATEFUL, "bump", {"x": 1})
+            os.kill(pool.workers[0].pid, signal.SIGKILL)
+            started = time.perf_counter()
+            session.call(STATEFUL, "bump", {"x": 1})
+            rebuilds.append(time.perf_counter() - started)
+    figures["kill, restart and replay a 10-call session, then call (ms)"] = \
+        statistics.median(rebuilds) * 1e3
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    number, repeat = (200, 5) if args.quick else (1000, 7)
+    print(f"machine: {machine()}")
+    figures = step_costs(number, repeat)
+    base = figures["env.step, inprocess"]
+    print("\n| step (one demo tool call) | median µs | vs in-process |\n|---|---:|---:|")
+    for name, value in figures.items():
+        print(f"| {name} | {value:.1f} | {value / base:.2f}x |")
+    episodes = oracle_episodes(66 if args.quick else 264)
+    base = episodes["oracle episodes/s, inprocess"]
+    print("\n| whole episodes | per second | vs in-process |\n|---|---:|---:|")
+    for name, value in episodes.items():
+        print(f"| {name} | {value:.0f} | {value / base:.2f}x |")
+    rates = throughput(300 if args.quick else 1500)
+    base = rates["calls/s, pool of 1, 1 thread(s)"]
+    print("\n| pool throughput | calls/s | vs 1 worker, 1 thread |\n|---|---:|---:|")
+    for name, value in rates.items():
+        print(f"| {name} | {value:.0f} | {value / base:.2f}x |")
+    starts = worker_start(5 if args.quick else 15)
+    base = starts["new worker to first result, unconfined (ms)"]
+    print("\n| worker start | ms | vs unconfined start |\n|---|---:|---:|")
+    for name, value in starts.items():
+        print(f"| {name} | {value:.0f} | {value / base:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
