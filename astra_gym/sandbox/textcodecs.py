@@ -35,11 +35,13 @@ def _build_table() -> dict[str, str]:
     table: dict[str, str] = {}
     modules = {}
     for canonical in ALLOWED_CODECS:
-        info = codecs.lookup(canonical)  # a fixed set: the registry caches each once
-        module = _normalize(info.name)
+        codecs.lookup(canonical)  # a fixed set: the registry caches each once, here
+        name = _normalize(canonical)
+        module = encodings.aliases.aliases.get(name, name)  # what encodings would import
         modules[module] = canonical
-        table[_normalize(canonical)] = canonical
+        table[name] = canonical
         table[module] = canonical
+        table[_normalize(codecs.lookup(canonical).name)] = canonical
     for alias, module in encodings.aliases.aliases.items():
         if module in modules:
             table[_normalize(alias)] = modules[module]
