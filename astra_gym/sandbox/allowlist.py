@@ -211,7 +211,8 @@ ALLOWLIST: dict[str, dict[str, tuple[str, str]]] = {
     "string": {
         **_same(SAFE, _CONST, "ascii_letters ascii_lowercase ascii_uppercase digits hexdigits "
                 "octdigits printable punctuation whitespace"),
-        "capwords": (SAFE, "linear in a charged string"),
+        "capwords": (WRAPPED, "splits into a list of words, capitalizes and joins: charged "
+                     "like the lists it builds"),
         "Template": (WRAPPED, "a subclass whose substitute/safe_substitute size the output "
                      "before building it"),
     },
@@ -257,8 +258,10 @@ ALLOWLIST: dict[str, dict[str, tuple[str, str]]] = {
     },
     "decimal": {
         "Decimal": (WRAPPED, "a stand-in type: exponent within +/-30,000 and coefficient "
-                    "within 30,000 digits (as_integer_ratio and int() of longer ones build "
-                    "huge ints); arithmetic runs in a bounded context"),
+                    "within 400 digits (construction is exact, and **, ln, log10 and "
+                    "as_integer_ratio work on the whole coefficient: seconds beyond ~600 "
+                    "digits); those are charged by digits, and arithmetic runs in a bounded "
+                    "context"),
         **_same(SAFE, _EXC, "InvalidOperation DivisionByZero DecimalException Overflow "
                 "Underflow Inexact Rounded"),
         **_same(SAFE, _CONST, "ROUND_UP ROUND_DOWN ROUND_CEILING ROUND_FLOOR ROUND_HALF_UP "

@@ -131,7 +131,7 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
     def _lazy_arg(value: Any) -> Any:
         kind = type(value)
         if kind in SET_TYPES:
-            return ordered(value)
+            return ordered(value, charge)
         if kind in LAZY_C_ITERATORS:
             return ticking(value, tick)
         return value
@@ -155,7 +155,7 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
         """An argument a C reducer will walk: charged when it is a big container."""
         kind = type(iterable)
         if kind in SET_TYPES:
-            iterable = ordered(iterable)
+            iterable = ordered(iterable, charge)
         elif kind in LAZY_C_ITERATORS:
             return ticking(iterable, tick)
         if hasattr(iterable, "__len__") and len(iterable) > _SMALL:

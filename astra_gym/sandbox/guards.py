@@ -31,6 +31,7 @@ import operator
 import re
 import sys
 from collections.abc import Callable
+from decimal import Decimal
 from fractions import Fraction
 from functools import partial
 from typing import Any
@@ -66,10 +67,15 @@ def _words(text: str) -> frozenset[str]:
 
 
 # O(n) methods of immutable sequences: charged by the receiver's length.
-_STR_LINEAR = _words("""find rfind index rindex count split rsplit splitlines partition
-    rpartition upper lower casefold title capitalize swapcase strip lstrip rstrip isalnum
-    isalpha isascii isdecimal isdigit isidentifier islower isnumeric isprintable isspace
-    istitle isupper removeprefix removesuffix hex""")
+_STR_LINEAR = _words("""find rfind index rindex count partition rpartition upper lower
+    casefold title capitalize swapcase isalnum isalpha isascii isdecimal isdigit isidentifier
+    islower isnumeric isprintable isspace istitle isupper removeprefix removesuffix hex""")
+# Output lists of one small string per piece: charged like the list they build.
+_STR_SPLITS = _words("split rsplit splitlines")
+# strip(chars) tests every stripped character against every char of ``chars``.
+_STR_STRIPS = _words("strip lstrip rstrip")
+# Error handlers that expand one character into many (``\N{...}`` names, escapes).
+_HANDLER_GROWTH = {"namereplace": 100, "backslashreplace": 10, "xmlcharrefreplace": 10}
 # O(n) methods of mutable sequences (always bound through a guard: the receiver
 # may grow after the method was bound).
 _LIST_LINEAR = _words("""index count remove insert pop reverse sort rotate""")
@@ -88,7 +94,8 @@ GUARDED_METHODS = frozenset({
     "format_map", "translate", "extend", "extendleft", "copy", "update", "fromkeys", "pop",
     "elements", "most_common", "subtract", "mro", "to_bytes", "from_bytes", "encode", "decode",
     "sub", "subn", "expand",
-} | _STR_LINEAR | _LIST_LINEAR | _SET_LINEAR | _REGEX_SCANS | _CLOCK_METHODS)
+} | _STR_LINEAR | _STR_SPLITS | _STR_STRIPS | _LIST_LINEAR | _SET_LINEAR | _REGEX_SCANS
+    | _CLOCK_METHODS | _words("sqrt exp ln log10 limit_denominator from_float"))
 
 _MISSING = object()
 _STRPTIME = _dt.datetime.__dict__["strptime"]  # the classmethod descriptor
@@ -108,6 +115,25 @@ def _seq_bytes(value: Any, n: int) -> int:
 
 def _bits(value: Any) -> int:
     return value.bit_length() if type(value) is int else 0
+
+
+def _decimal_digits(value: Any) -> int:
+    """Coefficient digits of a finite Decimal (0 for anything else)."""
+    if type(value) is not Decimal or not value.is_finite():
+        return 0
+    return len(value.as_tuple().digits)
+
+
+def _decimal_ops(*values: Any) -> int:
+    """What exact Decimal work (powers, logarithms) on these operands costs.
+
+    libmpdec computes ``**``, ``ln``, ``log10``, ``exp`` and ``sqrt`` exactly on
+    the operands' full coefficients before rounding to the context precision:
+    milliseconds at a few hundred digits (the sandbox caps coefficients at
+    400), nothing at the usual 28.
+    """
+    digits = max(_decimal_digits(v) for v in values)
+    return digits * digits // 2 if digits > 28 else 0
 
 
 #: Longest strftime/strptime format (CPython lets strftime output grow to 256x the format).
@@ -191,11 +217,13 @@ def build_hooks(meter: Meter, writable_classes: set[type],
             if type(result) is Fraction:
                 _check_fraction(result)
             return result
-        if isinstance(a, _SET_OR_DICT) or isinstance(b, _SET_OR_DICT):
-            # set algebra, Counter arithmetic, dict union: O(len) in C or host Python
+        if hasattr(a, "__len__") or hasattr(b, "__len__"):
+            # set algebra, dict views, Counter arithmetic (a host-Python loop per
+            # key), dict union: O(len) before anything is built
             size = (len(a) if hasattr(a, "__len__") else 0) + \
                 (len(b) if hasattr(b, "__len__") else 0)
-            charge(size * _POINTER)
+            weight = 4 * _POINTER if isinstance(a, collections.Counter) else _POINTER
+            charge(size * weight)
             result = op(a, b)
             if hasattr(result, "__len__"):
                 check_len(len(result), what)
@@ -266,9 +294,14 @@ def build_hooks(meter: Meter, writable_classes: set[type],
 
     def _pow_(a: Any, b: Any, mod: Any = None) -> Any:
         ta = type(a)
+        if ta is Decimal or type(b) is Decimal:
+            spend(_decimal_ops(a, b))
         if mod is not None:
             if type(mod) in _INT_TYPES and type(b) in _INT_TYPES:
                 mbits = max(mod.bit_length(), _bits(a) if ta is int else 0)
+                if b < 0 and mbits > 64:
+                    # a modular inverse first: an extended gcd, ~30x a plain gcd in C
+                    spend(32 * costs.gcd_ops(mbits, mbits))
                 if mbits > 64 or b.bit_length() > 64:
                     spend(costs.modpow_ops(abs(b).bit_length(), mbits))
             return pow(a, b, mod)
@@ -303,11 +336,12 @@ def build_hooks(meter: Meter, writable_classes: set[type],
             return a + b
         if ta is Fraction or type(b) is Fraction:
             _fraction_args(a, b)
+        elif isinstance(a, dict):  # Counter + Counter: a host-Python loop over both
+            charge((len(a) + (len(b) if hasattr(b, "__len__") else 0)) * 4 * _POINTER)
         result = a + b
         if type(result) is Fraction:
             _check_fraction(result)
-        elif isinstance(result, dict):  # Counter + Counter
-            charge(len(result) * 3 * _POINTER)
+        elif isinstance(result, dict):
             check_len(len(result), "mapping")
         return result
 
@@ -367,7 +401,13 @@ def build_hooks(meter: Meter, writable_classes: set[type],
         return text
 
     def _repr_(value: Any) -> str:
-        if type(value) in _SCALARS:
+        t = type(value)
+        if t is str or t is bytes:
+            # an escaped character takes up to 10 characters (\U0010ffff)
+            check_len(len(value) * (10 if t is str else 4), "repr")
+            charge(len(value) * 4)
+            return repr(value)
+        if t in _SCALARS:
             return repr(value)
         text = stable_repr(value, charge)
         check_len(len(text), "string")
@@ -455,7 +495,13 @@ def build_hooks(meter: Meter, writable_classes: set[type],
 
     def _s_translate(self: Any, table: Any) -> Any:
         widest = 1
-        if isinstance(table, dict):
+        if isinstance(table, list | tuple):
+            # a sequence table maps code point i to table[i]
+            charge(len(table) * _POINTER)
+            for value in table:
+                if type(value) in (str, bytes) and len(value) > widest:
+                    widest = len(value)
+        elif isinstance(table, dict):
             charge(len(table) * _POINTER)
             for value in table.values():
                 if type(value) is str and len(value) > widest:
@@ -520,7 +566,7 @@ def build_hooks(meter: Meter, writable_classes: set[type],
     def _set_pop(self: Any) -> Any:
         if not self:
             return self.pop()  # the usual KeyError
-        first = ordered(self)[0]
+        first = ordered(self, charge)[0]
         self.remove(first)
         return first
 
@@ -543,15 +589,21 @@ def build_hooks(meter: Meter, writable_classes: set[type],
             charge(len(data))
         return _int_result(cls.from_bytes(data, *args, **kwargs), "int.from_bytes")
 
+    def _handler_growth(size: int, errors: Any) -> None:
+        growth = _HANDLER_GROWTH.get(errors, 4) if isinstance(errors, str) else 4
+        if growth > 4:
+            check_len(size * growth, f"text with the {errors!r} error handler")
+        charge(size * growth)
+
     def _s_encode(self: Any, encoding: Any = "utf-8", errors: str = "strict") -> bytes:
-        charge(len(self) * 4)
+        _handler_growth(len(self), errors)
         return str.encode(self, codec_name(encoding), errors)
 
     def _b_decode(self: Any, encoding: Any = "utf-8", errors: str = "strict") -> str:
         if not isinstance(self, bytes | bytearray):
             raise TypeError("decoding to str: need a bytes-like object, "
                             f"{type(self).__name__} found")
-        charge(len(self) * 4)
+        _handler_growth(len(self), errors)
         return bytes.decode(self, codec_name(encoding), errors)
 
     def _round(number: Any, ndigits: Any = None) -> Any:
@@ -579,6 +631,27 @@ def build_hooks(meter: Meter, writable_classes: set[type],
                 charge(len(self) * weight)
             return real(self, *args, **kwargs)
         return charged
+
+    def _set_linear(real: Callable[..., Any]) -> Callable[..., Any]:
+        def charged(self: Any, *others: Any) -> Any:
+            size = len(self)
+            for other in others:
+                size += len(other) if hasattr(other, "__len__") else 0
+            charge(size * _POINTER)
+            result = real(self, *[_star_(o) if not hasattr(o, "__len__") else o
+                                  for o in others])
+            if hasattr(result, "__len__"):
+                check_len(len(result), "set")
+            return result
+        return charged
+
+    def _strip(real: Callable[..., Any]) -> Callable[..., Any]:
+        def strip(self: Any, chars: Any = None) -> Any:
+            n = len(self)
+            width = len(chars) if isinstance(chars, str | bytes) else 1
+            charge(n + n * width // 64)
+            return real(self, chars)
+        return strip
 
     def _list_sort(self: Any, *, key: Any = None, reverse: bool = False) -> None:
         n = len(self)
@@ -610,6 +683,29 @@ def build_hooks(meter: Meter, writable_classes: set[type],
     def _strftime(self: Any, fmt: Any) -> str:
         check_time_format(fmt, parsing=False)
         return type(self).strftime(self, fmt)
+
+    def _decimal_method(name: str) -> Callable[..., Any]:
+        real = getattr(Decimal, name)
+
+        def exact(self: Any, *args: Any, **kwargs: Any) -> Any:
+            spend(_decimal_ops(self))
+            return real(self, *args, **kwargs)
+        return exact
+
+    def _decimal_from_float(cls: Any, value: Any) -> Any:
+        # exact: a tiny float has hundreds of digits (5e-324 has 751)
+        result = cls.from_float(value)
+        if _decimal_digits(result) > 400:
+            meter.trip(f"Decimal of {_decimal_digits(result):,} digits is beyond the sandbox "
+                       "limit of 400")
+        return result
+
+    def _limit_denominator(self: Any, max_denominator: Any = 1000000) -> Any:
+        # a continued-fraction loop of big-int divisions in host Python
+        bits = self.numerator.bit_length() + self.denominator.bit_length()
+        if bits > costs.BIG_BITS:
+            spend(100 * costs.gcd_ops(bits, bits))
+        return Fraction.limit_denominator(self, max_denominator)
 
     def _hash_update(self: Any, data: Any) -> None:
         if hasattr(data, "__len__"):
@@ -645,8 +741,8 @@ def build_hooks(meter: Meter, writable_classes: set[type],
         for name in _SET_LINEAR:
             real = getattr(kind, name, None)
             if real is not None:
-                method_guards[(kind, name)] = _linear(real, _POINTER)
-    method_guards[(set, "update")] = _linear(set.update, _POINTER)
+                method_guards[(kind, name)] = _set_linear(real)
+    method_guards[(set, "update")] = _set_linear(set.update)
     method_guards[(set, "pop")] = _set_pop
     method_guards[(collections.Counter, "elements")] = _counter_elements
     method_guards[(collections.Counter, "most_common")] = _counter_most_common
@@ -660,6 +756,9 @@ def build_hooks(meter: Meter, writable_classes: set[type],
     method_guards[(re.Pattern, "sub")] = _pattern_sub(False)
     method_guards[(re.Pattern, "subn")] = _pattern_sub(True)
     method_guards[(re.Match, "expand")] = _match_expand
+    for name in ("sqrt", "exp", "ln", "log10"):
+        method_guards[(Decimal, name)] = _decimal_method(name)
+    method_guards[(Fraction, "limit_denominator")] = _limit_denominator
     global _HASH_TYPES
     if not _HASH_TYPES:
         _HASH_TYPES = _hash_types()
@@ -670,6 +769,7 @@ def build_hooks(meter: Meter, writable_classes: set[type],
         for kind in (dict, collections.OrderedDict, collections.Counter)
     }
     class_methods[(int, "from_bytes")] = _from_bytes
+    class_methods[(Decimal, "from_float")] = _decimal_from_float
     for name, guard in clock_methods(clock).items():
         for kind in (_dt.date, _dt.datetime):
             if hasattr(kind, name):
@@ -678,9 +778,21 @@ def build_hooks(meter: Meter, writable_classes: set[type],
         method_guards[(_dt.datetime, name)] = guard
     for kind in (_dt.date, _dt.time):
         method_guards[(kind, "strftime")] = _strftime
-    # Methods of immutable receivers bind natively when the receiver is small.
-    immutable_linear = {(kind, name) for kind in (str, bytes) for name in _STR_LINEAR
-                        if hasattr(kind, name)}
+    # O(n) methods of immutable receivers bind natively when the receiver is small
+    # (a few microseconds at most); bigger receivers, and access through the
+    # class, get a guard that charges every call. (small limit, guard)
+    immutable: dict[tuple[type, str], tuple[int, Callable[..., Any]]] = {}
+    for kind in (str, bytes):
+        for name in _STR_LINEAR:
+            if hasattr(kind, name):
+                immutable[(kind, name)] = (_SMALL, _linear(getattr(kind, name), 1))
+        for name in _STR_SPLITS:
+            immutable[(kind, name)] = (_SMALL, _linear(getattr(kind, name), _POINTER))
+        for name in _STR_STRIPS:
+            # strip(chars) costs len(self) x len(chars): only tiny receivers go native
+            immutable[(kind, name)] = (64, _strip(getattr(kind, name)))
+    for name in _STR_STRIPS:
+        method_guards[(bytearray, name)] = _strip(getattr(bytearray, name))
 
     resolved: dict[tuple[type, str], Any] = {}
 
@@ -692,8 +804,9 @@ def build_hooks(meter: Meter, writable_classes: set[type],
             cm = class_methods.get((base, name))
             if cm is not None:
                 return ("class", cm)
-            if (base, name) in immutable_linear:
-                return ("linear", getattr(base, name))
+            linear = immutable.get((base, name))
+            if linear is not None:
+                return ("linear", linear)
         return None
 
     def _getattr_(obj: Any, name: str, *default: Any) -> Any:
@@ -720,11 +833,12 @@ def build_hooks(meter: Meter, writable_classes: set[type],
                 if kind == "class":
                     return partial(guard, real if is_class else type(obj))
                 # "linear": an O(n) method of an immutable str/bytes
+                small, charged = guard
                 if is_class:
-                    return _linear(guard, 1)
-                if len(obj) <= _SMALL:
+                    return charged
+                if len(obj) <= small:
                     return getattr(obj, name)
-                return partial(_linear(guard, 1), obj)
+                return partial(charged, obj)
         return getattr(obj, name, *default)
 
     # -------------------------------------------------------- item access
@@ -745,7 +859,7 @@ def build_hooks(meter: Meter, writable_classes: set[type],
     # ---------------------------------------------------------- iteration
     def _getiter_(obj: Any) -> Any:
         if type(obj) in SET_TYPES:
-            return iter(ordered(obj))
+            return iter(ordered(obj, charge))
         return obj
 
     def _star_(obj: Any) -> Any:
@@ -754,7 +868,7 @@ def build_hooks(meter: Meter, writable_classes: set[type],
         if t is list or t is tuple:
             items = obj
         elif t in SET_TYPES:
-            items = ordered(obj)
+            items = ordered(obj, charge)
         elif t is dict or t is str or t is range:
             items = obj
         else:
@@ -787,6 +901,14 @@ def build_hooks(meter: Meter, writable_classes: set[type],
             charge(len(obj) * 4)
         return obj
 
+    def _setslice_(obj: Any, lower: Any, upper: Any, step: Any, value: Any) -> None:
+        """``obj[lower:upper:step] = value``: the new items materialised and charged first."""
+        items = value if type(value) in (bytes, bytearray, str) else _star_(value)
+        if hasattr(obj, "__len__"):
+            check_len(len(obj) + len(items), f"{type(obj).__name__} slice assignment")
+            charge(len(obj) * _POINTER)  # the items after the slice move
+        obj[lower:upper:step] = items
+
     def _unpack_sequence_(it: Any, spec: Any, getiter: Any) -> Any:
         if type(it) is tuple or type(it) is list:
             return it
@@ -805,7 +927,7 @@ def build_hooks(meter: Meter, writable_classes: set[type],
         "_and_": _and_, "_xor_": _xor_,
         "_inplacevar_": _inplacevar_, "_handler_": _handler_,
         "_fv_": _fv_, "_fvs_": _fvs_, "_str_": _str_, "_repr_": _repr_, "_star_": _star_,
-        "_haystack_": _haystack_,
+        "_haystack_": _haystack_, "_setslice_": _setslice_,
         "_getattr_": _getattr_, "_getitem_": _getitem_, "_write_": _write_,
         "_getiter_": _getiter_, "_unpack_sequence_": _unpack_sequence_,
         "_iter_unpack_sequence_": _iter_unpack_sequence_, "_apply_": _apply_,
@@ -827,6 +949,8 @@ def regex_substitute(meter: Meter, pattern: Any, repl: Any, string: Any, count: 
     if isinstance(string, str | bytes):
         meter.charge(len(string))
         if isinstance(repl, str | bytes):
+            if ("\\" if isinstance(repl, str) else b"\\") in repl:
+                meter.spend(len(repl) * 4)  # the template is parsed in host Python
             hits = 0
             for _ in pattern.finditer(string):
                 meter.tick()

@@ -64,8 +64,10 @@ _MAX_FIELDS = 256  # namedtuple fields
 _MAX_NAME = 64
 #: Largest |exponent| of a Decimal inside the sandbox (about 100,000 bits).
 DECIMAL_EXP_LIMIT = 30_000
-#: Longest Decimal coefficient, in digits (about 100,000 bits, like max_int_bits).
-DECIMAL_DIGITS_LIMIT = 31_000
+#: Longest Decimal coefficient, in digits. Arithmetic rounds to the context's 28
+#: digits, but construction is exact and ``**``/``ln``/``log10`` work on the full
+#: coefficient first: a few milliseconds at 400 digits, seconds beyond ~600.
+DECIMAL_DIGITS_LIMIT = 400
 #: The decimal context active during calls of sessions that imported decimal:
 #: the default precision and rounding, with exponents bounded so arithmetic
 #: overflows (a clean error) instead of building huge numbers.
@@ -254,7 +256,7 @@ class ModuleTable:
     def _lazy(self, value: Any) -> Any:
         kind = type(value)
         if kind in SET_TYPES:
-            return ordered(value)
+            return ordered(value, self._meter.charge)
         if kind in LAZY_C_ITERATORS:
             return self._ticking(value)
         return value
@@ -358,7 +360,7 @@ class ModuleTable:
         def default_for(user_default: Any) -> Callable[[Any], Any]:
             def default(value: Any) -> Any:
                 if type(value) in SET_TYPES:
-                    return ordered(value)
+                    return ordered(value, meter.charge)
                 if user_default is not None:
                     return user_default(value)
                 raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
@@ -392,10 +394,10 @@ class ModuleTable:
             # cannot multiply the output beyond the limits before we look.
             chunks = []
             total = 0
-            tick = meter.tick
             limit = meter.max_len
+            spend = meter.spend
             for chunk in encoder.iterencode(obj):
-                tick()
+                spend(4)  # the pure-Python encoder: about 0.2 us a chunk
                 total += len(chunk)
                 if total > limit:
                     meter.check_len(total, "json.dumps output")
@@ -502,9 +504,11 @@ class ModuleTable:
                 values = {key: to_str(value) for key, value in merged.items()}
                 widest = max((len(v) for v in values.values()), default=0)
                 text = self.template
-                size = len(text) + text.count(self.delimiter) * widest
+                fields = text.count(self.delimiter)
+                size = len(text) + fields * widest
                 meter.check_len(size, "Template output")
                 meter.charge(size)
+                meter.spend(16 * fields)  # a host-Python callback per field
                 return substitute(values)
 
             def substitute(self, mapping: Any = None, /, **kws: Any) -> str:
@@ -513,8 +517,22 @@ class ModuleTable:
             def safe_substitute(self, mapping: Any = None, /, **kws: Any) -> str:
                 return self._checked(super().safe_substitute, mapping, kws)
 
+            def get_identifiers(self) -> list:
+                meter.spend(16 * self.template.count(self.delimiter))
+                return super().get_identifiers()
+
+            def is_valid(self) -> bool:
+                meter.spend(16 * self.template.count(self.delimiter))
+                return super().is_valid()
+
         Template.__module__ = "string"
-        return {"Template": Template}
+
+        def capwords(s: Any, sep: Any = None) -> str:
+            if isinstance(s, str):
+                meter.charge(len(s) * 16)  # split, capitalize each word, join: lists of words
+            return _string.capwords(s, sep)
+
+        return {"Template": Template, "capwords": capwords}
 
     def _wrap_collections(self) -> dict[str, Any]:
         meter = self._meter
@@ -576,25 +594,58 @@ class ModuleTable:
         }
 
     def _wrap_itertools(self) -> dict[str, Any]:
-        wrap = self._wrap_iter
         meter = self._meter
         materialised = self._materialised
-        members = {name: wrap(getattr(_itertools, name)) for name in (
-            "count", "cycle", "repeat", "islice", "zip_longest", "starmap", "takewhile",
-            "dropwhile", "filterfalse", "compress", "pairwise", "groupby")
-            if hasattr(_itertools, name)}
         add = self._hooks["_add_"]
         lazy = self._lazy
         ticking_ = self._ticking
+
+        def fed(value: Any) -> Any:
+            """An iterable argument, advanced from a ticking Python frame.
+
+            itertools' C loops (``filterfalse``, ``compress``, ``islice``'s skip,
+            ``groupby``) would otherwise scan a ten-million-item list within one
+            ``next()``.
+            """
+            return ticking_(lazy(value))
+
+        def wrapped(name: str, iterable_args: tuple[int, ...] | str) -> Callable[..., Any]:
+            real = getattr(_itertools, name)
+
+            def function(*args: Any, **kwargs: Any) -> Any:
+                args = tuple(fed(a) if iterable_args == "all" or i in iterable_args else a
+                             for i, a in enumerate(args))
+                return ticking_(real(*args, **kwargs))
+            function.__name__ = name
+            return function
+
+        members = {name: wrapped(name, positions) for name, positions in (
+            ("count", ()), ("cycle", (0,)), ("repeat", ()), ("zip_longest", "all"),
+            ("starmap", (1,)), ("takewhile", (1,)), ("dropwhile", (1,)),
+            ("filterfalse", (1,)), ("compress", (0, 1)), ("pairwise", (0,)),
+            ("groupby", (0,))) if hasattr(_itertools, name)}
+
+        def islice(iterable: Any, *args: Any) -> Any:
+            return ticking_(_itertools.islice(fed(iterable), *args))
+
+        def sized_items(iterator: Any, width: int) -> Any:
+            # each item is a fresh tuple of ``width`` elements
+            spend = meter.spend
+            cost = max(width // 32, 1)
+            for item in iterator:
+                spend(cost)
+                yield item
 
         def pooled(name: str) -> Callable[..., Any]:
             real = getattr(_itertools, name)
 
             def combinatoric(iterable: Any, r: Any = None) -> Any:
                 pool = materialised(iterable)
-                if isinstance(r, int):
-                    meter.check_len(r, f"itertools.{name} r")
-                return ticking_(real(pool) if r is None else real(pool, r))
+                width = len(pool) if r is None else r
+                if isinstance(width, int):
+                    meter.check_len(width, f"itertools.{name} r")
+                return sized_items(real(pool) if r is None else real(pool, r),
+                                   width if isinstance(width, int) else 1)
             combinatoric.__name__ = name
             return combinatoric
 
@@ -607,13 +658,15 @@ class ModuleTable:
 
         def product(*iterables: Any, repeat: int = 1) -> Any:
             pools = [materialised(it) for it in iterables]
-            size = sum(len(p) for p in pools) * max(repeat, 0)
-            meter.check_len(size, "itertools.product pools")
-            return ticking_(_itertools.product(*pools, repeat=repeat))
+            width = len(pools) * max(repeat, 0) if isinstance(repeat, int) else 1
+            meter.check_len(sum(len(p) for p in pools) * max(repeat, 0), "itertools.product pools")
+            return sized_items(_itertools.product(*pools, repeat=repeat), width)
 
         def tee(iterable: Any, n: int = 2) -> tuple:
-            meter.check_len(n, "itertools.tee")
-            return _itertools.tee(ticking_(lazy(iterable)), n)
+            if isinstance(n, int):
+                meter.check_len(n, "itertools.tee")
+                meter.charge(n * 64)
+            return _itertools.tee(fed(iterable), n)
 
         def chain(*iterables: Any) -> Any:
             return ticking_(_itertools.chain(*[lazy(i) for i in iterables]))
@@ -622,12 +675,14 @@ class ModuleTable:
             return ticking_(_itertools.chain.from_iterable(lazy(i) for i in lazy(iterables)))
 
         chain.from_iterable = from_iterable  # type: ignore[attr-defined]
-        members.update(accumulate=accumulate, product=product, tee=tee, chain=chain)
+        members.update(accumulate=accumulate, product=product, tee=tee, chain=chain,
+                       islice=islice)
         if hasattr(_itertools, "batched"):  # Python 3.12+
             def batched(iterable: Any, n: Any) -> Any:
                 if isinstance(n, int):
                     meter.check_len(n, "itertools.batched n")
-                return ticking_(_itertools.batched(lazy(iterable), n))
+                return sized_items(_itertools.batched(fed(iterable), n),
+                                   n if isinstance(n, int) else 1)
             members["batched"] = batched
         return members
 
@@ -699,8 +754,11 @@ class ModuleTable:
                 if kind is int:
                     bits = item.bit_length()
                 elif kind is _fractions.Fraction:
+                    # exact sums of fractions grow their denominators as they go
+                    ops += 200
                     bits = item.numerator.bit_length() + item.denominator.bit_length()
                 elif kind is _decimal.Decimal and item.is_finite():
+                    ops += 200
                     bits = int(3.33 * (abs(item.adjusted()) + 30))
                 else:
                     continue
@@ -745,17 +803,25 @@ class ModuleTable:
             # Decimal('1e1000000000') or a million-digit coefficient must be
             # refused here: int(), as_integer_ratio(), Fraction(...) and
             # format(':f') of them would build huge numbers.
-            if isinstance(value, str) and len(value) > DECIMAL_DIGITS_LIMIT + 64:
+            if isinstance(value, str) and len(value) > DECIMAL_EXP_LIMIT + DECIMAL_DIGITS_LIMIT:
                 meter.trip(f"Decimal literal of {len(value):,} characters is beyond the "
+                           f"sandbox limit of {DECIMAL_DIGITS_LIMIT:,} digits")
+            if type(value) is int and value.bit_length() > DECIMAL_DIGITS_LIMIT * 3.33:
+                meter.trip(f"Decimal of an integer of {value.bit_length():,} bits is beyond the "
                            f"sandbox limit of {DECIMAL_DIGITS_LIMIT:,} digits")
             if isinstance(value, tuple | list) and len(value) == 3 and \
                     hasattr(value[1], "__len__") and len(value[1]) > DECIMAL_DIGITS_LIMIT:
                 meter.trip(f"Decimal coefficient of {len(value[1]):,} digits is beyond the "
                            f"sandbox limit of {DECIMAL_DIGITS_LIMIT:,}")
             result = real(value)
-            if result.is_finite() and result and abs(result.adjusted()) > DECIMAL_EXP_LIMIT:
-                meter.trip(f"Decimal exponent {result.adjusted():,} is beyond the sandbox "
-                           f"limit of ±{DECIMAL_EXP_LIMIT:,}")
+            if result.is_finite() and result:
+                if abs(result.adjusted()) > DECIMAL_EXP_LIMIT:
+                    meter.trip(f"Decimal exponent {result.adjusted():,} is beyond the sandbox "
+                               f"limit of ±{DECIMAL_EXP_LIMIT:,}")
+                digits = len(result.as_tuple().digits)
+                if digits > DECIMAL_DIGITS_LIMIT:
+                    meter.trip(f"Decimal of {digits:,} digits is beyond the sandbox limit of "
+                               f"{DECIMAL_DIGITS_LIMIT:,}")
             return result
 
         return {"Decimal": guarded_type(real, build)}
@@ -821,6 +887,11 @@ class ModuleTable:
         meter = self._meter
 
         def sized(text: Any, width: Any, pads: tuple[Any, ...], tabsize: Any = 8) -> None:
+            """Charge textwrap's host-Python work and size its output, before it runs.
+
+            Measured: a few hundred ns per chunk and per output line, and a long
+            word broken to the width costs quadratic time in its length.
+            """
             if not isinstance(text, str):
                 return
             pad = max((len(p) for p in pads if isinstance(p, str)), default=0)
@@ -832,7 +903,8 @@ class ModuleTable:
             lines = text_size // usable + text.count("\n") + 1
             size = text_size + lines * (pad + 1)
             meter.check_len(size, "textwrap output")
-            meter.spend(len(text) * 4)  # the wrapping runs in host Python, chunk by chunk
+            longest = max(map(len, text.split()), default=0) if len(text) > 4096 else 0
+            meter.spend(len(text) * 4 + lines * 60 + longest * longest // 100_000)
             meter.charge(size)
 
         def wrap(text: Any, width: Any = 70, **kwargs: Any) -> list:
@@ -850,10 +922,14 @@ class ModuleTable:
 
         def indent(text: Any, prefix: Any, predicate: Any = None) -> str:
             sized(text, 1 << 30, (prefix,))
+            if isinstance(text, str):
+                meter.spend(4 * text.count("\n"))  # a host generator step per line
             return _textwrap.indent(text, prefix, predicate)
 
         def dedent(text: Any) -> str:
             sized(text, 1 << 30, ())
+            if isinstance(text, str):
+                meter.spend(12 * text.count("\n"))  # regex and prefix work per line
             return _textwrap.dedent(text)
 
         return {"wrap": wrap, "fill": fill, "shorten": shorten, "indent": indent,
@@ -898,22 +974,28 @@ def _checked_random_methods(meter: Meter) -> dict[str, Callable[..., Any]]:
 
     def choices(rng: Any, population: Any, weights: Any = None, *, cum_weights: Any = None,
                 k: int = 1) -> list:
-        capped(k, "random.choices", 8 * _POINTER)
+        # about 0.8 us a draw, plus a bisection over the weights when there are any
+        size = len(population) if hasattr(population, "__len__") else 1
+        per_draw = 16 + (8 * max(size, 1).bit_length() if weights is not None
+                         or cum_weights is not None else 0)
+        capped(k, "random.choices", per_draw * meter.alloc_unit)
         for seq in (population, weights, cum_weights):
             if hasattr(seq, "__len__"):
-                meter.charge(len(seq) * _POINTER)
-        return _random.Random.choices(rng, ordered_if_set(population), weights,
+                meter.charge(len(seq) * 2 * _POINTER)
+        return _random.Random.choices(rng, ordered_if_set(population, meter.charge), weights,
                                       cum_weights=cum_weights, k=k)
 
     def sample(rng: Any, population: Any, k: int, *, counts: Any = None) -> list:
-        capped(k, "random.sample", 8 * _POINTER)
-        if hasattr(population, "__len__"):
-            meter.charge(len(population) * _POINTER)
-        return _random.Random.sample(rng, ordered_if_set(population), k, counts=counts)
+        capped(k, "random.sample", 32 * meter.alloc_unit)  # about 1.5 us a draw
+        for seq in (population, counts):
+            if hasattr(seq, "__len__"):
+                meter.charge(len(seq) * 2 * _POINTER)
+        return _random.Random.sample(rng, ordered_if_set(population, meter.charge), k,
+                                     counts=counts)
 
     def shuffle(rng: Any, x: Any) -> None:
         if hasattr(x, "__len__"):
-            meter.spend(len(x) * 8)  # a host-Python loop: one swap and one draw per item
+            meter.spend(len(x) * 20)  # a host-Python loop: one draw and one swap per item
         _random.Random.shuffle(rng, x)
 
     def getrandbits(rng: Any, k: int) -> int:

@@ -245,6 +245,19 @@ class _Instrument(ast.NodeTransformer):
         node.ifs.insert(0, tick_true)
         return node
 
+    def visit_Assign(self, node: ast.Assign) -> ast.AST:
+        self.generic_visit(node)
+        target = node.targets[0] if len(node.targets) == 1 else None
+        if isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Slice):
+            # `xs[a:b] = it` copies `it` and moves the tail in C: through a hook
+            # that materialises, sizes and charges the items first.
+            part = target.slice
+            call = _call("_setslice_", target.value,
+                         *(p if p is not None else ast.Constant(None)
+                           for p in (part.lower, part.upper, part.step)), node.value)
+            return ast.copy_location(ast.Expr(call), node)
+        return node
+
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
         self.generic_visit(node)
         # `x in big_list` scans in C: the right operand goes through a hook that

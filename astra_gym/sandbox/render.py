@@ -14,6 +14,7 @@ import decimal
 import fractions
 import json
 import re
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -27,9 +28,12 @@ _JSON_CONTAINERS = (dict, list, tuple, *SET_TYPES)
 _STR_LIKE = (decimal.Decimal, fractions.Fraction, uuid.UUID)
 
 
+_current = threading.local()  # the charge of the rendering under way in this thread
+
+
 def _json_default(value: Any) -> Any:
     if type(value) in SET_TYPES:
-        return ordered(value)
+        return ordered(value, getattr(_current, "charge", _no_charge))
     if isinstance(value, _dt.date | _dt.time):
         return value.isoformat()
     if isinstance(value, _STR_LIKE):
@@ -42,6 +46,10 @@ def _json_default(value: Any) -> Any:
 # One encoder for every call: json.dumps() with any keyword builds a new one.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=_json_default)
 _encode = _ENCODER.encode
+
+
+def _no_charge(nbytes: int) -> None:
+    return None
 
 
 def _render_value(value: Any, to_str: Callable[[Any], str]) -> str:
@@ -59,7 +67,7 @@ def _render_value(value: Any, to_str: Callable[[Any], str]) -> str:
 
 
 def render_output(value: Any, printed: str, to_str: Callable[[Any], str],
-                  max_output: int) -> str:
+                  max_output: int, charge: Callable[[int], None] = _no_charge) -> str:
     """The result text of a call.
 
     Args:
@@ -67,12 +75,18 @@ def render_output(value: Any, printed: str, to_str: Callable[[Any], str],
         printed: What the tool printed during the call.
         to_str: The session's size-checked ``str`` (sets in a stable order).
         max_output: Cut the text to this many characters.
+        charge: The session's meter charge: sets inside the value are sorted
+            for the output, and sorting ten million items takes seconds.
 
     Returns:
         Printed text followed by the rendered value; just the printed text when
         the tool printed and returned None (as ``print(tool(...))`` would show).
     """
-    text = printed if value is None and printed else printed + _render_value(value, to_str)
+    _current.charge = charge
+    try:
+        text = printed if value is None and printed else printed + _render_value(value, to_str)
+    finally:
+        _current.charge = _no_charge
     if " at 0x" in text:
         text = _ADDRESS.sub(" at 0x?", text)
     if len(text) > max_output:

@@ -41,7 +41,7 @@ _C_INTERNAL_IMPORTS = frozenset({"_strptime"})
 _HOOK_NAMES = (
     "_tick_", "_mul_", "_pow_", "_lshift_", "_add_", "_mod_", "_sub_", "_floordiv_",
     "_truediv_", "_or_", "_and_", "_xor_", "_inplacevar_", "_handler_", "_fv_", "_fvs_",
-    "_str_", "_repr_", "_star_", "_haystack_", "_getattr_", "_getitem_", "_write_",
+    "_str_", "_repr_", "_star_", "_haystack_", "_setslice_", "_getattr_", "_getitem_", "_write_",
     "_getiter_", "_unpack_sequence_", "_iter_unpack_sequence_", "_apply_",
 )
 #: Longest error line (characters); longer messages are cut with a marker.
@@ -394,7 +394,7 @@ class InProcessSession:
         # Rendering allocates too: keep the budget running through it.
         try:
             text = render_output(outcome, "".join(self._printed), self._to_str,
-                                 self.limits.max_output)
+                                 self.limits.max_output, self.meter.charge)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:
