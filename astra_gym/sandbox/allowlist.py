@@ -48,7 +48,6 @@ _FLOAT = "float arithmetic in C: constant time, no attribute access (big ints ov
 _CONST = "a constant"
 _EXC = "an exception class (raising and catching only)"
 _FLAG = "an int flag constant"
-_ABC = "a typing construct used in annotations; subscription is cached by typing itself"
 _PURE_RNG = ("a bound method of the session's own seeded Random: O(1) per call, never the "
              "host's generator")
 _HASH = ("a hashlib constructor, charged by the data's length (hashing is linear, and a loop "
@@ -85,10 +84,9 @@ ALLOWLIST: dict[str, dict[str, tuple[str, str]]] = {
                 "was charged when built", "bool float complex"),
         **_same(SAFE, "constant time on scalars (linear in an int's bits; ints are capped at "
                 "max_int_bits)", "abs chr ord bin hex oct len callable"),
-        "isinstance": (SAFE, "type check; nested tuples of types recurse under CPython's own "
-                       "recursion guard"),
-        "issubclass": (SAFE, "type check; nested tuples of types recurse under CPython's own "
-                       "recursion guard"),
+        **_same(WRAPPED, "a tuple of classes is walked first and limited to 256 classes: "
+                "C walks nested tuples (shared sub-tuples expand exponentially) and the "
+                "stand-in types run an instance check each", "isinstance issubclass"),
         "next": (SAFE, "advances an iterator the sandbox handed out (all are ticking, ordered or "
                  "wrapped)"),
         "reversed": (SAFE, "a lazy view of a sequence; it cannot wrap another lazy iterator"),
@@ -272,9 +270,12 @@ ALLOWLIST: dict[str, dict[str, tuple[str, str]]] = {
                      "max_int_bits (from strings, Decimals and floats alike)"),
     },
     "typing": {
-        **_same(SAFE, _ABC, """Any Optional Union List Dict Tuple Set FrozenSet Callable
-            Iterable Iterator Sequence Mapping MutableMapping Literal Generic Generator Final
-            ClassVar DefaultDict Type"""),
+        "Any": (SAFE, "a typing marker used in annotations"),
+        **_same(WRAPPED, "subscription goes through a check (at most 64 parameters, strings "
+                "at most 256 characters) before typing's own process-wide caches keep it",
+                """Optional Union List Dict Tuple Set FrozenSet Callable Iterable Iterator
+            Sequence Mapping MutableMapping Literal Generic Generator Final ClassVar
+            DefaultDict Type"""),
         "TypeVar": (SAFE, "a named placeholder; no attribute access by caller-chosen name"),
         "cast": (SAFE, "returns its argument"),
         "NamedTuple": (WRAPPED, "the functional form goes through the capped namedtuple"),

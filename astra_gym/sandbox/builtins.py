@@ -28,6 +28,7 @@ __all__ = ["LAZY_C_ITERATORS", "build_builtins", "guarded_type", "ticking"]
 _POINTER = 8
 _NUMBERS = frozenset({int, float, bool})
 _SMALL = 64
+_MAX_CLASSINFO = 256  # classes in one isinstance/issubclass tuple (nesting included)
 #: Lazy iterators implemented in C whose ``__next__`` calls their source's in C:
 #: nested a hundred thousand deep they overflow the C stack when iterated.
 LAZY_C_ITERATORS = frozenset({map, filter, zip, enumerate, reversed})
@@ -58,7 +59,9 @@ def guarded_type(real: type, build: Callable[..., Any]) -> type:
         def __repr__(cls) -> str:
             return repr(real)
 
-    return _Meta(real.__name__, (), {"__slots__": (), "_astra_real": real})
+    return _Meta(real.__name__, (), {"__slots__": (), "_astra_real": real,
+                                     "__module__": real.__module__,
+                                     "__qualname__": real.__qualname__})
 
 
 def ticking(iterator: Any, tick: Callable[[], Any]) -> Any:
@@ -206,6 +209,29 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
             total = add(total, item)
         return total
 
+    def _classinfo(classinfo: Any) -> None:
+        """A tuple of classes, walked (it may nest, and share sub-tuples) and bounded."""
+        seen = 0
+        stack = [classinfo]
+        while stack:
+            item = stack.pop()
+            if type(item) is tuple:
+                seen += len(item)
+                if seen > _MAX_CLASSINFO:
+                    raise TypeError(f"isinstance/issubclass: more than {_MAX_CLASSINFO} "
+                                    "classes in the sandbox")
+                stack.extend(item)
+
+    def _isinstance(obj: Any, classinfo: Any) -> bool:
+        if type(classinfo) is tuple:
+            _classinfo(classinfo)
+        return isinstance(obj, classinfo)
+
+    def _issubclass(cls: Any, classinfo: Any) -> bool:
+        if type(classinfo) is tuple:
+            _classinfo(classinfo)
+        return issubclass(cls, classinfo)
+
     def _hasattr(obj: Any, name: Any) -> bool:
         if type(name) is not str or name.startswith("_"):
             return False
@@ -252,6 +278,8 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
         "all": _all,
         "any": _any,
         "hasattr": _hasattr,
+        "isinstance": _isinstance,
+        "issubclass": _issubclass,
         "pow": hooks["_pow_"],
         "format": hooks["format"],
         "round": hooks["round"],

@@ -120,9 +120,26 @@ def format_value(meter: Meter, value: Any, spec: str, to_str: Renderer,
     return format(stable(value, to_str, to_repr), spec)
 
 
-@lru_cache(maxsize=1024)
+_CACHED_FORMAT = 4096  # longer templates are parsed every time, never kept in the cache
+
+
 def _parse_format(fmt: str) -> tuple[tuple[str | None, str, str | None], ...] | str:
-    """Parse a ``str.format`` template once; a str result is the refusal reason."""
+    """Parse a ``str.format`` template; a str result is the refusal reason.
+
+    Short templates (the usual case) are parsed once and cached; a long one
+    would pin megabytes in a process-wide cache long after its session ended.
+    """
+    if len(fmt) <= _CACHED_FORMAT:
+        return _parse_format_cached(fmt)
+    return _parse_format_uncached(fmt)
+
+
+@lru_cache(maxsize=1024)
+def _parse_format_cached(fmt: str) -> tuple[tuple[str | None, str, str | None], ...] | str:
+    return _parse_format_uncached(fmt)
+
+
+def _parse_format_uncached(fmt: str) -> tuple[tuple[str | None, str, str | None], ...] | str:
     try:
         fields = tuple((name, spec or "", conv)
                        for _, name, spec, conv in string.Formatter().parse(fmt))
@@ -213,6 +230,16 @@ def percent_format(meter: Meter, fmt: str, values: Any, to_str: Renderer,
                    to_repr: Renderer) -> str:
     """``fmt % values`` with widths, precisions and argument sizes checked."""
     total = len(fmt)
+    if isinstance(values, dict):
+        # ``%(key)s`` looks keys up one by one, in the format's order: do the
+        # same first (a defaultdict makes its values here, where they can be
+        # measured), then format from what was found.
+        resolved: dict[Any, Any] = {}
+        for match in _PERCENT_RE.finditer(fmt):
+            key = match["key"]
+            if key is not None and key not in resolved:
+                resolved[key] = values[key]
+        values = resolved
     if type(values) is tuple:
         positional = list(values)
     elif isinstance(values, dict):
@@ -243,10 +270,7 @@ def percent_format(meter: Meter, fmt: str, values: Any, to_str: Renderer,
     if type(values) is tuple:
         values = tuple(stable(v, to_str, to_repr) for v in values)
     elif isinstance(values, dict):
-        # `%(key)s` looks keys up one by one: render only what the format uses.
-        keys = {match["key"] for match in _PERCENT_RE.finditer(fmt)
-                if match["key"] is not None}
-        values = {key: stable(values[key], to_str, to_repr) for key in keys}
+        values = {key: stable(value, to_str, to_repr) for key, value in values.items()}
     else:
         values = stable(values, to_str, to_repr)
     return fmt % values

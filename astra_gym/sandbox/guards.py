@@ -25,7 +25,9 @@ Two ideas run through this module:
 
 from __future__ import annotations
 
+import calendar
 import collections
+import contextlib
 import datetime as _dt
 import operator
 import re
@@ -70,6 +72,7 @@ def _words(text: str) -> frozenset[str]:
 _STR_LINEAR = _words("""find rfind index rindex count partition rpartition upper lower
     casefold title capitalize swapcase isalnum isalpha isascii isdecimal isdigit isidentifier
     islower isnumeric isprintable isspace istitle isupper removeprefix removesuffix hex""")
+_CASE_MAPPINGS = _words("upper lower casefold title capitalize swapcase")
 # Output lists of one small string per piece: charged like the list they build.
 _STR_SPLITS = _words("split rsplit splitlines")
 # strip(chars) tests every stripped character against every char of ``chars``.
@@ -138,6 +141,12 @@ def _decimal_ops(*values: Any) -> int:
 
 #: Longest strftime/strptime format (CPython lets strftime output grow to 256x the format).
 MAX_TIME_FORMAT = 1024
+
+
+def epoch_seconds_spelled_out(fmt: str, seconds: int) -> str:
+    """``fmt`` with glibc's ``%s`` replaced by ``seconds`` (``%%`` left alone)."""
+    return re.sub(r"%(.)", lambda m: str(seconds) if m[1] == "s" else m[0], fmt,
+                  flags=re.DOTALL)
 
 
 def check_time_format(fmt: Any, *, parsing: bool) -> None:
@@ -502,15 +511,21 @@ def build_hooks(meter: Meter, writable_classes: set[type],
                 if type(value) in (str, bytes) and len(value) > widest:
                     widest = len(value)
         elif isinstance(table, dict):
+            if type(self) is str and hasattr(type(table), "__missing__"):
+                # A defaultdict makes its values inside the C loop: look up every
+                # distinct character first, in the order translate would, so the
+                # values exist (and can be measured) before the output is built.
+                charge(len(self) * 2)
+                lookup = {}
+                for char in dict.fromkeys(self):
+                    meter.tick()
+                    with contextlib.suppress(LookupError):  # translate leaves such chars
+                        lookup[ord(char)] = table[ord(char)]
+                table = lookup
             charge(len(table) * _POINTER)
             for value in table.values():
                 if type(value) is str and len(value) > widest:
                     widest = len(value)
-            if hasattr(type(table), "__missing__"):
-                # a defaultdict grows one entry per distinct character looked up
-                check_len(len(table) + len(self), "translate table")
-                charge(len(self) * 3 * _POINTER)
-                widest = max(widest, 64)
         n = len(self) * widest
         check_len(n, "translate")
         charge(n)
@@ -632,6 +647,17 @@ def build_hooks(meter: Meter, writable_classes: set[type],
             return real(self, *args, **kwargs)
         return charged
 
+    def _case_mapping(real: Callable[..., Any]) -> Callable[..., Any]:
+        def mapped(self: Any) -> Any:
+            n = len(self)
+            # Unicode case mappings can triple a string ('\ufb03'.upper() == 'FFI')
+            if type(self) is str and not self.isascii():
+                check_len(3 * n, f"str.{real.__name__}")
+                n *= 3
+            charge(n)
+            return real(self)
+        return mapped
+
     def _set_linear(real: Callable[..., Any]) -> Callable[..., Any]:
         def charged(self: Any, *others: Any) -> Any:
             size = len(self)
@@ -682,6 +708,16 @@ def build_hooks(meter: Meter, writable_classes: set[type],
 
     def _strftime(self: Any, fmt: Any) -> str:
         check_time_format(fmt, parsing=False)
+        if isinstance(fmt, str) and "%s" in fmt:
+            # glibc's %s (seconds since the epoch) runs mktime(): the host's time zone
+            if isinstance(self, _dt.datetime):
+                aware = self if self.tzinfo is not None else self.replace(tzinfo=_dt.UTC)
+                seconds = int(aware.timestamp() // 1)
+            elif isinstance(self, _dt.date):
+                seconds = calendar.timegm(self.timetuple())
+            else:
+                seconds = calendar.timegm((1900, 1, 1, self.hour, self.minute, self.second))
+            fmt = epoch_seconds_spelled_out(fmt, seconds)
         return type(self).strftime(self, fmt)
 
     def _decimal_method(name: str) -> Callable[..., Any]:
@@ -785,7 +821,9 @@ def build_hooks(meter: Meter, writable_classes: set[type],
     for kind in (str, bytes):
         for name in _STR_LINEAR:
             if hasattr(kind, name):
-                immutable[(kind, name)] = (_SMALL, _linear(getattr(kind, name), 1))
+                guard = (_case_mapping(getattr(kind, name)) if name in _CASE_MAPPINGS
+                         else _linear(getattr(kind, name), 1))
+                immutable[(kind, name)] = (_SMALL, guard)
         for name in _STR_SPLITS:
             immutable[(kind, name)] = (_SMALL, _linear(getattr(kind, name), _POINTER))
         for name in _STR_STRIPS:
@@ -872,13 +910,18 @@ def build_hooks(meter: Meter, writable_classes: set[type],
         elif t is dict or t is str or t is range:
             items = obj
         else:
+            # Charged as it grows (each item may be a new object: map(str, ...)),
+            # so the budget stops it long before max_len items exist.
             items = []
             append = items.append
-            limit = meter.max_len
+            step = 4096
             for item in obj:
                 append(item)
-                if len(items) > limit:
+                if len(items) % step == 0:
                     check_len(len(items), "unpacked iterable")
+                    charge(step * 8 * _POINTER)
+            charge((len(items) % step) * 8 * _POINTER)
+            return items
         charge(len(items) * _POINTER)
         return items
 

@@ -42,7 +42,7 @@ from . import costs
 from .allowlist import ALLOWLIST, SAFE, WRAPPED, names
 from .builtins import LAZY_C_ITERATORS, guarded_type, ticking
 from .copier import Copier
-from .guards import check_time_format, regex_substitute
+from .guards import check_time_format, epoch_seconds_spelled_out, regex_substitute
 from .meter import Meter
 from .ordering import SET_TYPES, ordered, ordered_if_set
 
@@ -107,6 +107,29 @@ class ModuleProxy:
         return f"<module '{self._label}' (sandboxed)>"
 
 
+def _quiet_compiler() -> Callable[[Any, Any], Any]:
+    """``re.compile`` that keeps sre_parse's FutureWarnings to itself.
+
+    sre_parse warns about character-class syntax a future Python will read
+    differently, attributing the warning to the frame that called
+    ``re.compile``: the warning would reach the host's stderr (or its
+    ``-W error`` filters), and ``warnings`` records a ``__warningregistry__``
+    in that frame's module. This function's globals are a private dict, so the
+    registry lands there and no module of the host changes.
+    """
+    namespace: dict[str, Any] = {"__name__": "astra-sandbox-regex", "_re": _re,
+                                 "_warnings": _warnings}
+    source = ("def compile_quietly(pattern, flags):\n"
+              "    with _warnings.catch_warnings():\n"
+              "        _warnings.simplefilter('ignore')\n"
+              "        return _re.compile(pattern, flags)\n")
+    exec(compile(source, "<astra-sandbox-regex>", "exec"), namespace)  # our code, no input
+    return namespace["compile_quietly"]
+
+
+_compile_quietly = _quiet_compiler()
+
+
 def _may_warn(pattern: str | bytes) -> bool:
     """Whether compiling ``pattern`` might emit sre_parse's FutureWarning about sets.
 
@@ -122,12 +145,19 @@ def _is_tool_function(value: Any) -> bool:
     return type(value) is _types.FunctionType and value.__code__.co_filename == _TOOL_FILE
 
 
-def _utc_time_format(fmt: Any) -> Any:
-    """``fmt`` with %Z/%z spelled out as UTC (a struct_time's zone is the host's)."""
+def _utc_time_format(fmt: Any, struct: Any) -> Any:
+    """``fmt`` with %Z, %z and %s spelled out for UTC.
+
+    A struct_time's zone fields, and glibc's %s (which runs mktime()), read
+    the host's time zone.
+    """
     if not isinstance(fmt, str):
         return fmt
     check_time_format(fmt, parsing=False)
-    return _re.sub(r"%(.)", lambda m: {"Z": "UTC", "z": "+0000"}.get(m[1], m[0]), fmt)
+    if "%s" in fmt:
+        fmt = epoch_seconds_spelled_out(fmt, _calendar.timegm(tuple(struct)[:6]))
+    return _re.sub(r"%(.)", lambda m: {"Z": "UTC", "z": "+0000"}.get(m[1], m[0]), fmt,
+                   flags=_re.DOTALL)
 
 
 # ------------------------------------------------------------------ clock
@@ -176,7 +206,8 @@ def frozen_time_modules(clock: _dt.datetime) -> tuple[type, type, dict[str, Any]
         return _time.gmtime(epoch if secs is None else secs)
 
     def strftime(fmt: Any, t: Any = None) -> str:
-        return _time.strftime(_utc_time_format(fmt), _struct(None) if t is None else t)
+        struct = _struct(None) if t is None else t
+        return _time.strftime(_utc_time_format(fmt, struct), struct)
 
     def strptime(string: Any, fmt: Any = "%a %b %d %H:%M:%S %Y") -> _time.struct_time:
         check_time_format(fmt, parsing=True)
@@ -423,12 +454,7 @@ class ModuleTable:
             if isinstance(pattern, str | bytes):
                 meter.spend(len(pattern) * 16)  # sre_parse runs in host Python
                 if _may_warn(pattern):
-                    # sre_parse warns (FutureWarning) about sets that a future
-                    # Python will read differently; the host's stderr and its
-                    # warning filters must not see tool patterns.
-                    with _warnings.catch_warnings():
-                        _warnings.simplefilter("ignore")
-                        return _re.compile(pattern, flags)
+                    return _compile_quietly(pattern, flags)
             return _re.compile(pattern, flags)
 
         def scanner(name: str, weight: int) -> Callable[..., Any]:
@@ -495,6 +521,27 @@ class ModuleTable:
 
         class Template(_string.Template):
             """``string.Template`` whose output is rendered stably and sized first."""
+
+            def __init_subclass__(cls) -> None:
+                # string.Template's hook, with the pattern compiled quietly
+                # (a tool's pattern may use set syntax sre_parse warns about).
+                if "pattern" in cls.__dict__:
+                    pattern = cls.pattern
+                else:
+                    delim = _re.escape(cls.delimiter)
+                    ident = cls.idpattern
+                    braced = cls.braceidpattern or cls.idpattern
+                    pattern = fr"""
+                    {delim}(?:
+                      (?P<escaped>{delim})  |   # Escape sequence of two delimiters
+                      (?P<named>{ident})      |   # delimiter and a Python identifier
+                      {{(?P<braced>{braced})}} |   # delimiter and a braced identifier
+                      (?P<invalid>)             # Other ill-formed delimiter exprs
+                    )
+                    """
+                if isinstance(pattern, str | bytes):
+                    meter.spend(len(pattern) * 16)
+                cls.pattern = _compile_quietly(pattern, cls.flags | _re.VERBOSE)
 
             def _checked(self, substitute: Callable[..., str], mapping: Any,
                          kws: dict[str, Any]) -> str:
@@ -869,7 +916,10 @@ class ModuleTable:
             return self._namedtuple(typename, names_)
 
         named_tuple.__mro_entries__ = lambda bases: (_typing._NamedTuple,)  # type: ignore
-        return {"NamedTuple": named_tuple}
+        members: dict[str, Any] = {"NamedTuple": named_tuple}
+        for name in names("typing", WRAPPED) - {"NamedTuple"}:
+            members[name] = _TypingForm(getattr(_typing, name))
+        return members
 
     def _wrap_copy(self) -> dict[str, Any]:
         copier = Copier(self._meter, self._classes)
@@ -962,6 +1012,47 @@ class ModuleTable:
             return new
 
         return {name: constructor(name) for name in names("hashlib", WRAPPED)}
+
+
+class _TypingForm:
+    """A subscriptable typing construct (``List``, ``Literal``, ...) with bounded parameters.
+
+    ``typing`` caches every subscription in process-wide LRU caches keyed by
+    the parameters: ``Literal[tuple_of_a_million_strings]`` would stay in the
+    host's memory long after the session ended, and building it runs host
+    Python per parameter. Subscripting returns the real typing object, so
+    annotations and ``Generic[T]`` bases work as usual.
+    """
+
+    __slots__ = ("_real",)
+    MAX_PARAMETERS = 64
+    MAX_PARAMETER_LENGTH = 256
+
+    def __init__(self, real: Any) -> None:
+        object.__setattr__(self, "_real", real)
+
+    def __getitem__(self, parameters: Any) -> Any:
+        items = parameters if type(parameters) is tuple else (parameters,)
+        if len(items) > self.MAX_PARAMETERS:
+            raise TypeError(f"{self._real!r}: {len(items):,} parameters; the sandbox allows "
+                            f"{self.MAX_PARAMETERS}")
+        for item in items:
+            if isinstance(item, str | bytes) and len(item) > self.MAX_PARAMETER_LENGTH:
+                raise TypeError(f"{self._real!r}: a parameter of {len(item):,} characters; the "
+                                f"sandbox allows {self.MAX_PARAMETER_LENGTH}")
+        return self._real[parameters]
+
+    def __or__(self, other: Any) -> Any:
+        return self._real | (other._real if isinstance(other, _TypingForm) else other)
+
+    def __ror__(self, other: Any) -> Any:
+        return (other._real if isinstance(other, _TypingForm) else other) | self._real
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise TypeError("typing constructs are read-only in the sandbox")
+
+    def __repr__(self) -> str:
+        return repr(self._real)
 
 
 def _checked_random_methods(meter: Meter) -> dict[str, Callable[..., Any]]:

@@ -109,6 +109,8 @@ class _Renderer:
     def repr(self, value: Any) -> str:
         kind = type(value)
         if kind in _SCALARS:
+            if kind is str or kind is bytes:
+                self.charge(len(value))  # before the copy: [s] * 600 of a 1 MB string
             return _int_repr(value) if kind is int else repr(value)
         key = id(value)
         if key in self.path:
@@ -199,6 +201,8 @@ def stable_str(value: Any, charge: Callable[[int], None] = _no_charge) -> str:
     if kind is str:
         return value
     if kind in _SCALARS:
+        if kind is bytes:
+            charge(len(value))
         return _int_repr(value) if kind is int else str(value)
     if isinstance(value, BaseException):
         args = value.args

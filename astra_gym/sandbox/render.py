@@ -52,18 +52,68 @@ def _no_charge(nbytes: int) -> None:
     return None
 
 
-def _render_value(value: Any, to_str: Callable[[Any], str]) -> str:
+def _surely_shorter(value: Any, limit: int) -> bool:
+    """Whether ``value``'s JSON text is surely under ``limit`` characters.
+
+    A bounded walk: it stops as soon as the estimate passes the limit, so a
+    result of ten million items or a DAG of shared lists that expands
+    exponentially costs at most ``limit`` steps here, instead of gigabytes
+    and minutes inside the C encoder.
+    """
+    total = 0
+    stack = [value]
+    pop = stack.pop
+    extend = stack.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is str:
+            total += len(item) + 2
+        elif kind is list or kind is tuple or kind in SET_TYPES:
+            total += 2 + 2 * len(item)
+            if total > limit:
+                return False
+            extend(item)
+        elif kind is dict or isinstance(item, dict):
+            total += 2 + 4 * len(item)
+            if total > limit:
+                return False
+            extend(item.keys())
+            extend(item.values())
+        else:
+            total += 24
+        if total > limit:
+            return False
+    return True
+
+
+def _encode_bounded(value: Any, limit: int) -> tuple[str, bool]:
+    """The JSON text of ``value``, built chunk by chunk and cut past ``limit``."""
+    chunks = []
+    size = 0
+    for chunk in _ENCODER.iterencode(value):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return "".join(chunks), False
+    return "".join(chunks), True
+
+
+def _render_value(value: Any, to_str: Callable[[Any], str], limit: int) -> tuple[str, bool]:
+    """The text of ``value`` and whether it is complete (big results are cut while built)."""
     kind = type(value)
     if kind is str:
-        return value
+        return value, True
     if value is None or kind is bool or kind is int or kind is float:
-        return str(value)
+        return str(value), True
     if kind in _JSON_CONTAINERS or isinstance(value, dict):
         try:
-            return _encode(value)
+            if _surely_shorter(value, limit):
+                return _encode(value), True
+            return _encode_bounded(value, 2 * limit)
         except (TypeError, ValueError):
             pass  # non-string keys, circular data: fall back to str()
-    return to_str(value)
+    return to_str(value), True
 
 
 def render_output(value: Any, printed: str, to_str: Callable[[Any], str],
@@ -81,14 +131,22 @@ def render_output(value: Any, printed: str, to_str: Callable[[Any], str],
     Returns:
         Printed text followed by the rendered value; just the printed text when
         the tool printed and returned None (as ``print(tool(...))`` would show).
+        Text over ``max_output`` is cut with a marker that says how much was cut;
+        a result too big to render whole says so instead of a count.
     """
     _current.charge = charge
     try:
-        text = printed if value is None and printed else printed + _render_value(value, to_str)
+        if value is None and printed:
+            text, complete = printed, True
+        else:
+            rendered, complete = _render_value(value, to_str, max_output)
+            text = printed + rendered
     finally:
         _current.charge = _no_charge
     if " at 0x" in text:
         text = _ADDRESS.sub(" at 0x?", text)
+    if not complete:
+        return f"{text[:max_output]}\n...[output truncated: more than {max_output:,} characters]"
     if len(text) > max_output:
         cut = len(text) - max_output
         text = f"{text[:max_output]}\n...[output truncated: {cut:,} more characters]"

@@ -46,6 +46,8 @@ _HOOK_NAMES = (
 )
 #: Longest error line (characters); longer messages are cut with a marker.
 MAX_ERROR = 2000
+_MAX_BASES = 16  # per class statement
+_MAX_MRO = 64  # classes in a hierarchy
 _RENDER_BUDGET = 1 << 20  # bytes of rendering an error message may cost
 
 
@@ -197,8 +199,11 @@ class _Printer:
         end = "\n" if end is None else end
         if type(sep) is not str or type(end) is not str:
             raise TypeError("print() sep and end must be strings")
-        text = sep.join([self._to_str(obj) for obj in objects]) + end
-        self._meter.charge(len(text))
+        pieces = [self._to_str(obj) for obj in objects]
+        size = sum(map(len, pieces)) + len(sep) * max(len(pieces) - 1, 0) + len(end)
+        self._meter.check_len(size, "printed text")
+        self._meter.charge(size)  # before the join builds it
+        text = sep.join(pieces) + end
         self._buffer.append(text)
         self._own.append(text)
 
@@ -268,6 +273,13 @@ class InProcessSession:
 
     def _metaclass(self, name: str, bases: tuple, namespace: dict[str, Any]) -> type:
         bases = tuple(getattr(base, "_astra_real", base) for base in bases)
+        # C3 linearisation is quadratic in the bases and the depth of the
+        # hierarchy, all in C: a class with 2,000 bases takes seconds.
+        depth = max((len(getattr(base, "__mro__", ())) for base in bases), default=1)
+        if len(bases) > _MAX_BASES or depth >= _MAX_MRO:
+            raise TypeError(f"class {name[:40]!r}: at most {_MAX_BASES} bases and a hierarchy "
+                            f"{_MAX_MRO} deep in the sandbox")
+        self.meter.spend((len(bases) + depth) ** 2)
         with warnings.catch_warnings():
             # base classes' __init_subclass__ hooks run host code (a Template
             # subclass compiles its pattern): their warnings are not the host's

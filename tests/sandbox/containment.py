@@ -119,13 +119,15 @@ def run_inprocess(source: str, kwargs: dict | None, limits: Limits | None = None
                       "next_call_ok": following.ok and following.output == NORMAL_OUTPUT,
                       "host_diff": _diff(before, after)}
         except BaseException as exc:  # report, never raise in the child
-            report = {"crash": f"{type(exc).__name__}: {exc}"}
-        data = json.dumps(report).encode()
-        view = memoryview(data)
-        while view:
-            written = os.write(write_fd, view)
-            view = view[written:]
-        os._exit(0)
+            report = {"crash": type(exc).__name__}  # not str(exc): that can raise too
+        try:
+            data = json.dumps(report).encode()
+            view = memoryview(data)
+            while view:
+                written = os.write(write_fd, view)
+                view = view[written:]
+        finally:
+            os._exit(0)  # never fall back into the test runner's stack
     os.close(write_fd)
     chunks = []
     deadline = start + HANG_GUARD_S

@@ -253,15 +253,16 @@ REVIEW_CASES: tuple[ReviewCase, ...] = (
         source=_src('''
             import functools, textwrap
             def tool():
-                reader = lambda path: open(path).read()[:40]
+                reader = lambda path: open(path).read()
                 functools.wraps(reader, assigned=("__code__",), updated=())(textwrap.dedent)
                 return textwrap.dedent("/etc/passwd")
         '''),
         probe=_PROBE_DEDENT,
         probe_output="a\nb",
         note=("No globals merge at all: setattr(textwrap.dedent, '__code__', lambda code). "
-              "A lambda has no tick, so its code needs no sandbox hooks; run as the host's "
-              "dedent it sees textwrap's globals and the real builtins. Also poisons "
+              "A lambda has no tick and (without slices or augmented stores) no other hook "
+              "either; run as the host's dedent it sees textwrap's globals and the real "
+              "builtins. Also poisons "
               "dedent for the host and every later session. Contained = an error result "
               "and the probe (a fresh session) still dedents."),
     ),
@@ -271,7 +272,7 @@ REVIEW_CASES: tuple[ReviewCase, ...] = (
         source=_src('''
             import functools, uuid
             def tool():
-                reader = lambda namespace, name: open(name).read()[:40]
+                reader = lambda namespace, name: open(name).read()
                 functools.wraps(reader, assigned=("__code__",), updated=())(uuid.uuid5)
                 return uuid.uuid5(None, "/etc/passwd")
         '''),
@@ -286,7 +287,7 @@ REVIEW_CASES: tuple[ReviewCase, ...] = (
         source=_src('''
             import functools, string
             def tool():
-                reader = lambda s, sep=None: open(s).read()[:40]
+                reader = lambda s, sep=None: open(s).read()
                 update_wrapper = functools.wraps(reader).func
                 update_wrapper(string.capwords, reader, ("__code__",), ())
                 return string.capwords("/etc/passwd")
@@ -446,6 +447,7 @@ REVIEW_CASES: tuple[ReviewCase, ...] = (
     ReviewCase(
         name="cstack_hash_nested_tuple_set_display",
         category="c_stack",
+        process_only=True,  # a known in-process limit (docs/sandbox.md)
         source=_src('''
             def tool():
                 t = ()
@@ -459,6 +461,7 @@ REVIEW_CASES: tuple[ReviewCase, ...] = (
     ReviewCase(
         name="cstack_hash_nested_tuple_lru_cache_key",
         category="c_stack",
+        process_only=True,  # a known in-process limit (docs/sandbox.md)
         source=_src('''
             import functools
             @functools.lru_cache
@@ -475,6 +478,7 @@ REVIEW_CASES: tuple[ReviewCase, ...] = (
     ReviewCase(
         name="cstack_hash_nested_tuple_counter",
         category="c_stack",
+        process_only=True,  # a known in-process limit (docs/sandbox.md)
         source=_src('''
             import collections
             def tool():
@@ -512,6 +516,7 @@ REVIEW_CASES: tuple[ReviewCase, ...] = (
     ReviewCase(
         name="cstack_nested_enumerate_next",
         category="c_stack",
+        process_only=True,  # a known in-process limit (docs/sandbox.md)
         source=_src('''
             def tool():
                 it = [1]
@@ -536,6 +541,7 @@ REVIEW_CASES: tuple[ReviewCase, ...] = (
     ReviewCase(
         name="cstack_nested_itertools_islice",
         category="c_stack",
+        process_only=True,  # a known in-process limit (docs/sandbox.md)
         source=_src('''
             import itertools
             def tool():
@@ -550,6 +556,7 @@ REVIEW_CASES: tuple[ReviewCase, ...] = (
     ReviewCase(
         name="cstack_dealloc_nested_deque",
         category="c_stack",
+        process_only=True,  # a known in-process limit (docs/sandbox.md)
         source=_src('''
             import collections
             def tool():
@@ -565,6 +572,7 @@ REVIEW_CASES: tuple[ReviewCase, ...] = (
     ReviewCase(
         name="cstack_dealloc_nested_defaultdict",
         category="c_stack",
+        process_only=True,  # a known in-process limit (docs/sandbox.md)
         source=_src('''
             import collections
             def tool():
@@ -878,6 +886,7 @@ REVIEW_CASES: tuple[ReviewCase, ...] = (
     ReviewCase(
         name="ccpu_hash_big_tuple_loop",
         category="c_cpu",
+        process_only=True,  # a known in-process limit (docs/sandbox.md)
         source=_src('''
             def tool():
                 big = tuple(range(1000000))
@@ -902,6 +911,39 @@ REVIEW_CASES: tuple[ReviewCase, ...] = (
         '''),
         note=("The sandbox's max/min/sum pass lists straight to C without charging. "
               "Contained = budget error within seconds."),
+    ),
+    ReviewCase(
+        name="ccpu_list_equality_loop",
+        category="c_cpu",
+        process_only=True,  # a known in-process limit (docs/sandbox.md)
+        source=_src('''
+            def tool():
+                a = list(range(600000))
+                b = list(range(600000))
+                n = 0
+                for i in range(900000):
+                    n += a == b
+                return n
+        '''),
+        note=("`in` is charged by length, but == between two equal 600k-item lists is "
+              "one C call per tick (found against the fixed sandbox, dfe0c44). "
+              "Contained = budget error within seconds."),
+    ),
+    ReviewCase(
+        name="ccpu_str_equality_loop",
+        category="c_cpu",
+        process_only=True,  # a known in-process limit (docs/sandbox.md)
+        source=_src('''
+            def tool():
+                s = "ab" * 4000000
+                t = "ab" * 4000000
+                n = 0
+                for i in range(900000):
+                    n += s == t
+                return n
+        '''),
+        note=("Two equal, distinct 8M-character strings: memcmp of 8 MB per tick "
+              "(found against dfe0c44). Contained = budget error within seconds."),
     ),
     ReviewCase(
         name="ccpu_ascii_shared_dag",
@@ -937,6 +979,7 @@ REVIEW_CASES: tuple[ReviewCase, ...] = (
     ReviewCase(
         name="ccpu_sorted_shared_dags",
         category="c_cpu",
+        process_only=True,  # a known in-process limit (docs/sandbox.md)
         source=_src('''
             def tool():
                 a = []
@@ -1027,6 +1070,7 @@ REVIEW_CASES: tuple[ReviewCase, ...] = (
     ReviewCase(
         name="cmem_result_render_repeated_big_string",
         category="c_memory",
+        expect="contained",  # a result cut while it is built is contained too (see note)
         source=_src('''
             def tool():
                 s = "a" * 1000000
@@ -1046,6 +1090,41 @@ REVIEW_CASES: tuple[ReviewCase, ...] = (
                 return len(text)
         '''),
         note="f-string of a deque: C repr, sized after. Contained = limit error, RSS ok.",
+    ),
+    ReviewCase(
+        name="cmem_print_star_repeated_big_string",
+        category="c_memory",
+        source=_src('''
+            def tool():
+                s = "a" * 1000000
+                print(*([s] * 600))
+        '''),
+        note=("print() joins its arguments and charges the text afterwards: 600 MB "
+              "exist before the budget trips (found against dfe0c44). Contained = "
+              "error with RSS growth < 256 MB."),
+    ),
+    ReviewCase(
+        name="cmem_str_format_repeated_big_string",
+        category="c_memory",
+        source=_src('''
+            def tool():
+                s = "a" * 1000000
+                return len("{}".format([s] * 600))
+        '''),
+        note=("safe_format estimates a list as 64 + 16 per item, then renders its "
+              "leaves in full (found against dfe0c44). Contained = limit error, RSS < "
+              "256 MB."),
+    ),
+    ReviewCase(
+        name="cmem_percent_repeated_big_string",
+        category="c_memory",
+        source=_src('''
+            def tool():
+                s = "a" * 1000000
+                return len("%s" % ([s] * 600,))
+        '''),
+        note=("The same through percent_format (found against dfe0c44). Contained = "
+              "limit error, RSS < 256 MB."),
     ),
     ReviewCase(
         name="cmem_json_dumps_separators",
@@ -1413,6 +1492,30 @@ REVIEW_CASES: tuple[ReviewCase, ...] = (
         expect="contained",
         note=("The frozen date class inherits fromtimestamp, which uses the host's "
               "local time. Contained = identical under any TZ."),
+    ),
+    ReviewCase(
+        name="nondet_strftime_percent_s",
+        category="nondeterminism",
+        source=_src('''
+            import datetime
+            def tool():
+                return datetime.datetime(2026, 1, 15, 9, 30).strftime("%s")
+        '''),
+        expect="contained",
+        note=("glibc's %s runs mktime() in the host's zone (found against dfe0c44). "
+              "Contained = identical under any TZ."),
+    ),
+    ReviewCase(
+        name="nondet_time_strftime_percent_s",
+        category="nondeterminism",
+        source=_src('''
+            import time
+            def tool():
+                return time.strftime("%s", time.gmtime(0))
+        '''),
+        expect="contained",
+        note=("time.strftime('%s') on a UTC struct_time gives -32400 under Asia/Tokyo "
+              "(found against dfe0c44). Contained = identical under any TZ."),
     ),
     # ========================================================================== host_state
     ReviewCase(
