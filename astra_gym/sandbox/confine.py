@@ -750,6 +750,18 @@ def _probe_parent_environ() -> str | None:
         return f"{len(fh.read())} bytes of the parent's environment readable"
 
 
+def _probe_read_home() -> str | None:
+    """Read a file of the user running the host (credentials live in such files)."""
+    home = os.path.expanduser("~") if "HOME" in os.environ else "/root"
+    for name in (".bashrc", ".profile", ".ssh/known_hosts"):
+        path = os.path.join(home, name)
+        if os.path.lexists(path):
+            with open(path, "rb") as fh:
+                return f"{len(fh.read(64))} bytes of {path} readable"
+    with open("/etc/hostname", "rb") as fh:
+        return f"{len(fh.read(64))} bytes of /etc/hostname readable"
+
+
 def _probe_raise_limit(res: int) -> Callable[[], str | None]:
     def probe() -> str | None:
         soft, hard = resource.getrlimit(res)
@@ -791,6 +803,7 @@ _PROBES: dict[str, tuple[str, Callable[[], str | None]]] = {
     "exec": ("execve a program", _probe_exec),
     "signal_parent": ("os.kill(parent, 0)", _probe_signal_parent),
     "read_parent_environ": ("read /proc/<parent>/environ", _probe_parent_environ),
+    "read_outside": ("read a file outside the readable paths", _probe_read_home),
     "raise_rlimit_as": ("raise RLIMIT_AS back", _probe_raise_limit(resource.RLIMIT_AS)),
     "raise_rlimit_nofile": ("raise RLIMIT_NOFILE back",
                             _probe_raise_limit(resource.RLIMIT_NOFILE)),

@@ -86,6 +86,22 @@ def _warm_up() -> None:
     session.call(warm, "warm")
 
 
+def readable_paths() -> tuple[str, ...]:
+    """What a confined worker may read: the interpreter, its packages and system libraries.
+
+    A policy escape that reaches ``open`` could otherwise read the host user's
+    files (``~/.aws/credentials``, ``.env`` files) and return them in a tool
+    result, which lands in training logs.
+    """
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    paths.update(path for path in sys.path if path and os.path.isdir(path)
+                 and os.path.abspath(path) != os.getcwd())
+    paths.update(("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib",
+                  "/usr/share/zoneinfo", "/etc/ld.so.cache", "/etc/localtime",
+                  "/dev/null", "/dev/urandom", "/proc/self"))
+    return tuple(sorted(path for path in paths if os.path.exists(path)))
+
+
 def _serve(conn_in: Connection, conn_out: Connection, memory_mb: int, confine: bool) -> None:
     """The worker's loop (runs in the child interpreter)."""
     from .session import InProcessSession
@@ -96,7 +112,8 @@ def _serve(conn_in: Connection, conn_out: Connection, memory_mb: int, confine: b
     if confine:
         from .confine import ConfinementOptions, confine_current_process
 
-        layers = confine_current_process(ConfinementOptions(address_space_bytes=limit))
+        layers = confine_current_process(ConfinementOptions(
+            address_space_bytes=limit, readable_paths=readable_paths()))
     else:
         with contextlib.suppress(OSError, ValueError):  # not Linux, or not permitted
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
