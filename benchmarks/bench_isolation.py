@@ -3,8 +3,10 @@
 Figures (medians; every ratio is against a baseline measured in the same run):
 
 * **step cost**: one ``env.step`` with one demo tool call, in-process vs. the
-  shared, confined worker pool (the default), vs. an unconfined pool; and the
-  tool called as plain Python as the floor;
+  shared, confined worker pool (the default), vs. an unconfined pool; the tool
+  called as plain Python; and a bare pipe round trip between two processes
+  with a message of the same shape, the floor of any process isolation on this
+  machine (its scheduler wake-up latency dominates, and varies from run to run);
 * **oracle episodes**: whole episodes (reset, every gold call, the final
   answer) per second, in-process vs. process;
 * **pool throughput on this machine**: calls per second with 1, 2, 4 and 8
@@ -56,6 +58,38 @@ def _message(gold) -> dict:
          "function": {"name": gold.name, "arguments": json.dumps(gold.arguments)}}]}
 
 
+def pipe_round_trip(number: int, repeat: int) -> float:
+    """A request/reply over two pipes to a forked echo process (the floor), in µs."""
+    import select
+    from multiprocessing.connection import Connection
+
+    to_child_r, to_child_w = os.pipe()
+    from_child_r, from_child_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the echo child
+        inbox = Connection(to_child_r, writable=False)
+        outbox = Connection(from_child_w, readable=False)
+        while (message := inbox.recv()) is not None:
+            outbox.send(("result", message))
+        os._exit(0)
+    outbox = Connection(to_child_w, readable=False)
+    inbox = Connection(from_child_r, writable=False)
+    poller = select.poll()
+    poller.register(from_child_r, select.POLLIN)
+    message = ("call", 1, None, "k" * 64, None, "get_alert_details",
+               {"alert_id": "BUF-WSW-2026-0031"}, ())
+
+    def once() -> None:
+        outbox.send(message)
+        poller.poll(1000)
+        inbox.recv()
+
+    figure = median_us(once, number, repeat)
+    outbox.send(None)
+    os.waitpid(pid, 0)
+    return figure
+
+
 def step_costs(number: int, repeat: int) -> dict[str, float]:
     envs = {
         "inprocess": AstraEnv(demo_pack_path(), max_turns=10**9,
@@ -78,6 +112,8 @@ def step_costs(number: int, repeat: int) -> dict[str, float]:
     plain = namespace[tool.function]
     figures["plain Python tool call"] = median_us(lambda: plain(**gold.arguments), number,
                                                   repeat)
+    figures["bare pipe round trip (the floor of process isolation)"] = pipe_round_trip(
+        number, repeat)
     for env in envs.values():
         env.close()
     return figures

@@ -43,10 +43,12 @@ from RestrictedPython.Guards import full_write_guard
 from . import costs
 from .formatting import format_value, percent_format, safe_format
 from .meter import Meter
-from .ordering import CONTAINER_TYPES, SET_TYPES, mask_addresses, ordered, stable_repr, stable_str
+from .ordering import SET_TYPES, ordered, stable_repr, stable_str
 from .textcodecs import codec_name
 
-__all__ = ["GUARDED_METHODS", "WRITABLE_TYPES", "build_hooks"]
+__all__ = ["GUARDED_METHODS", "MAX_TIME_FORMAT", "WRITABLE_TYPES", "build_hooks",
+           "check_time_format", "clock_methods", "epoch_seconds_spelled_out",
+           "instance_clock_methods", "regex_substitute"]
 
 #: Objects tool code may assign items/attributes on (besides its own classes).
 WRITABLE_TYPES = frozenset({dict, list, collections.defaultdict, collections.OrderedDict,
@@ -1078,14 +1080,3 @@ def instance_clock_methods() -> dict[str, Callable[..., Any]]:
 
     return {"timestamp": timestamp, "astimezone": astimezone}
 
-
-__all__ += [
-    "CONTAINER_TYPES",
-    "MAX_TIME_FORMAT",
-    "check_time_format",
-    "clock_methods",
-    "instance_clock_methods",
-    "mask_addresses",
-    "regex_substitute",
-    "stable_repr",
-]

@@ -292,15 +292,6 @@ class ModuleTable:
             return self._ticking(value)
         return value
 
-    def _wrap_iter(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        lazy = self._lazy
-        ticking_ = self._ticking
-
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return ticking_(func(*[lazy(a) for a in args], **kwargs))
-        wrapper.__name__ = wrapper.__qualname__ = func.__name__
-        return wrapper
-
     def _materialised(self, value: Any) -> list:
         items = self._hooks["_star_"](value)
         self._meter.check_len(len(items), "collection")

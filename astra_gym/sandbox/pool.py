@@ -151,8 +151,8 @@ class PoolSession:
         Raises:
             WorkerDied: the worker died while the log was replayed (the caller retries).
         """
-        if slot.process is not None and not slot.process.alive:
-            self._pool._lost_worker(slot)
+        # A worker that died since the last call is noticed when the request
+        # fails (WorkerDied), not by polling its status on every call.
         if slot.process is None:
             self._pool._start(slot)
         if self._generation == slot.generation:
