@@ -29,6 +29,7 @@ import functools
 import itertools
 import os
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -229,6 +230,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._pid = os.getpid()
+        _all_pools.add(self)
 
     # -- sessions -----------------------------------------------------------------
     def session(self, seed: int = 0, clock: _dt.datetime | None = None,
@@ -282,8 +284,13 @@ class WorkerPool:
 
     def _check_fork(self) -> None:
         # A forked child inherits our pipes to the parent's workers: talking on
-        # them would interleave with the parent. Start over with fresh slots.
+        # them would interleave with the parent. Start over with fresh slots
+        # (and close the inherited pipe ends, so the parent's workers still see
+        # end-of-file when the parent goes away).
         if os.getpid() != self._pid:
+            for slot in self._slots:
+                if slot.process is not None:
+                    slot.process.detach()
             self._pid = os.getpid()
             self._lock = threading.Lock()
             self._slots = [_Slot(i) for i in range(self.size)]
@@ -343,6 +350,18 @@ def default_pool(memory_mb: int = Limits().memory_mb) -> WorkerPool:
         if pool is None:
             pool = _default_pools[key] = WorkerPool(memory_mb=memory_mb)
         return pool
+
+
+_all_pools: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for pool in list(_all_pools):
+        pool._check_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @atexit.register

@@ -299,6 +299,14 @@ class WorkerProcess:
         self._remove_workdir()
         return status
 
+    def detach(self) -> None:
+        """Drop this handle without touching the process (a forked child's copy of it)."""
+        self._proc = None
+        for conn in (self._send, self._recv):
+            with contextlib.suppress(OSError):
+                conn.close()
+        self._workdir = ""
+
     def close(self) -> None:
         """Ask the worker to exit, then make sure it did."""
         proc = self._proc

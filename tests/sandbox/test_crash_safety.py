@@ -197,12 +197,20 @@ def test_a_forked_child_never_talks_to_its_parents_workers():
         parent_session = sandbox.session(seed=1)
         assert parent_session.call(STATEFUL, "bump", {"step": 1}).ok
         parent_pid = _pid(pool)
+        inherited = pool.workers[0]._recv.fileno()
         read_fd, write_fd = os.pipe()
         child = os.fork()
         if child == 0:  # pragma: no cover - runs in the child
             try:
+                # the fork handler dropped the parent's workers and closed their pipes
+                closed = not pool.workers
+                try:
+                    os.fstat(inherited)
+                    closed = False
+                except OSError:
+                    pass
                 result = sandbox.session(seed=1).call(STATEFUL, "bump", {"step": 1})
-                ok = result.ok and _pid(pool) != parent_pid
+                ok = closed and result.ok and _pid(pool) != parent_pid
                 os.write(write_fd, b"1" if ok else b"0")
             finally:
                 os._exit(0)
