@@ -401,3 +401,14 @@ def test_nested_lazy_iterators_recurse_in_python_frames():
     assert result.ok or result.error_kind in (ErrorKind.EXCEPTION, ErrorKind.BUDGET), result
     if not result.ok:
         assert "RecursionError" in result.error or result.error_kind == ErrorKind.BUDGET
+
+
+@pytest.mark.parametrize(("body", "what"), [
+    ("return len(range(10 ** 8))", "range of 100,000,000 items"),
+    ("return len(10 ** 8 * 'a')", "str repetition"),
+    ("return len(10 ** 8 * [0])", "list repetition"),
+    ("n = 10 ** 8\n    return len(n * (0,))", "tuple repetition"),
+])
+def test_size_caps_hold_whichever_side_the_count_is_on(body, what):
+    result = SANDBOX.run(f"def tool():\n    {body}\n", "tool")
+    assert result.error_kind == ErrorKind.LIMIT and what in result.error, result
