@@ -99,7 +99,8 @@ def _encode_bounded(value: Any, limit: int) -> tuple[str, bool]:
     return "".join(chunks), True
 
 
-def _render_value(value: Any, to_str: Callable[[Any], str], limit: int) -> tuple[str, bool]:
+def _render_value(value: Any, to_str: Callable[[Any], str], limit: int,
+                  bounded: bool) -> tuple[str, bool]:
     """The text of ``value`` and whether it is complete (big results are cut while built)."""
     kind = type(value)
     if kind is str:
@@ -108,7 +109,7 @@ def _render_value(value: Any, to_str: Callable[[Any], str], limit: int) -> tuple
         return str(value), True
     if kind in _JSON_CONTAINERS or isinstance(value, dict):
         try:
-            if _surely_shorter(value, limit):
+            if not bounded or _surely_shorter(value, limit):
                 return _encode(value), True
             return _encode_bounded(value, 2 * limit)
         except (TypeError, ValueError):
@@ -117,7 +118,8 @@ def _render_value(value: Any, to_str: Callable[[Any], str], limit: int) -> tuple
 
 
 def render_output(value: Any, printed: str, to_str: Callable[[Any], str],
-                  max_output: int, charge: Callable[[int], None] = _no_charge) -> str:
+                  max_output: int, charge: Callable[[int], None] = _no_charge,
+                  bounded: bool = True) -> str:
     """The result text of a call.
 
     Args:
@@ -127,6 +129,11 @@ def render_output(value: Any, printed: str, to_str: Callable[[Any], str],
         max_output: Cut the text to this many characters.
         charge: The session's meter charge: sets inside the value are sorted
             for the output, and sorting ten million items takes seconds.
+        bounded: Walk the value first (a few microseconds per dozens of nodes),
+            so a result that would render to gigabytes, or a DAG that expands
+            exponentially, is cut while it is built instead of being built by the
+            C encoder. A process-isolated worker skips the walk: its address-space
+            limit and the watchdog bound the C encoder there.
 
     Returns:
         Printed text followed by the rendered value; just the printed text when
@@ -139,7 +146,7 @@ def render_output(value: Any, printed: str, to_str: Callable[[Any], str],
         if value is None and printed:
             text, complete = printed, True
         else:
-            rendered, complete = _render_value(value, to_str, max_output)
+            rendered, complete = _render_value(value, to_str, max_output, bounded)
             text = printed + rendered
     finally:
         _current.charge = _no_charge

@@ -218,11 +218,15 @@ class InProcessSession:
         seed: Seeds the session's ``random`` (and ``uuid.uuid4``).
         clock: The frozen "now" (naive, read as UTC).
         limits: Per-call limits.
+        os_bounded: The process runs under the worker's OS limits, which bound
+            what no hook sees (see :func:`~.render.render_output`).
     """
 
     def __init__(self, seed: int = 0, clock: _dt.datetime | None = None,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, *, os_bounded: bool = False) -> None:
         _install_unraisable_filter()
+        # In a confined worker the OS bounds result rendering (RLIMIT_AS, watchdog).
+        self._bounded_render = not os_bounded
         self.limits = limits or Limits()
         self.seed = seed
         self.clock = clock or DEFAULT_CLOCK
@@ -406,7 +410,8 @@ class InProcessSession:
         # Rendering allocates too: keep the budget running through it.
         try:
             text = render_output(outcome, "".join(self._printed), self._to_str,
-                                 self.limits.max_output, self.meter.charge)
+                                 self.limits.max_output, self.meter.charge,
+                                 self._bounded_render)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:

@@ -130,7 +130,7 @@ def _serve(conn_in: Connection, conn_out: Connection, memory_mb: int, confine: b
             _, sid, opening, key, source, func_name, kwargs, args = request
             if opening is not None:
                 seed, clock, limits = opening
-                sessions[sid] = InProcessSession(seed, clock, limits)
+                sessions[sid] = InProcessSession(seed, clock, limits, os_bounded=True)
             if source is not None:
                 sources[key] = source
             session = sessions.get(sid)
