@@ -80,8 +80,10 @@ def _same(verdict: str, reason: str, names: str) -> dict[str, tuple[str, str]]:
 ALLOWLIST: dict[str, dict[str, tuple[str, str]]] = {
     "builtins": {
         **_same(SAFE, "a constant", "True False None NotImplemented Ellipsis"),
-        **_same(SAFE, "a scalar type or constructor: constant time, or linear in an argument that "
-                "was charged when built", "bool float complex"),
+        "bool": (SAFE, "a scalar type: constant time"),
+        **_same(WRAPPED, "stand-in types: parsing a string is charged by its length on every "
+                "call (a loop could parse the same 10 MB string again and again)",
+                "float complex"),
         **_same(SAFE, "constant time on scalars (linear in an int's bits; ints are capped at "
                 "max_int_bits)", "abs chr ord bin hex oct len callable"),
         **_same(WRAPPED, "a tuple of classes is walked first and limited to 256 classes: "
@@ -160,7 +162,8 @@ ALLOWLIST: dict[str, dict[str, tuple[str, str]]] = {
                 "compile search match fullmatch findall finditer split"),
         **_same(WRAPPED, "the output is sized before it is built (replacement length x "
                 "matches, group references included)", "sub subn"),
-        "escape": (SAFE, "linear in the string, which was charged when built"),
+        "escape": (WRAPPED, "linear in the string and up to twice its size: charged on every "
+                   "call"),
         "error": (SAFE, _EXC),
         "Pattern": (SAFE, _VIEW + "; its methods are routed through the same checks as the "
                     "module functions"),
@@ -267,7 +270,9 @@ ALLOWLIST: dict[str, dict[str, tuple[str, str]]] = {
     },
     "fractions": {
         "Fraction": (WRAPPED, "a stand-in type: numerator and denominator within "
-                     "max_int_bits (from strings, Decimals and floats alike)"),
+                     "max_int_bits (from strings, Decimals and floats alike); a string is "
+                     "parsed by a backtracking regex, so it is charged and capped at 10,000 "
+                     "characters"),
     },
     "typing": {
         "Any": (SAFE, "a typing marker used in annotations"),
@@ -302,8 +307,8 @@ ALLOWLIST: dict[str, dict[str, tuple[str, str]]] = {
     "uuid": {
         "UUID": (WRAPPED, "a stand-in type: hex strings longer than 100 characters are refused "
                  "before parsing"),
-        **_same(SAFE, "a hash of a name in a namespace: linear in a charged string",
-                "uuid3 uuid5"),
+        **_same(WRAPPED, "a hash of a name in a namespace: charged by the name's length on "
+                "every call", "uuid3 uuid5"),
         "uuid4": (WRAPPED, "draws from the session's generator, not os.urandom"),
         **_same(SAFE, _CONST, "NAMESPACE_DNS NAMESPACE_URL NAMESPACE_OID NAMESPACE_X500"),
     },

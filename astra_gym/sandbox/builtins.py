@@ -257,9 +257,19 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
             charge(len(args[0]))
         return int_result(int(*args, **kwargs), "int()")
 
+    def _parsed(real: type) -> Callable[..., Any]:
+        # float('1' * 10**7) parses ten million characters on every call
+        def build(*args: Any, **kwargs: Any) -> Any:
+            if args and isinstance(args[0], str | bytes | bytearray):
+                charge(len(args[0]))
+            return real(*args, **kwargs)
+        return build
+
     wrapped: dict[str, Any] = {
         "str": guarded_type(str, _str),
         "int": guarded_type(int, _int),
+        "float": guarded_type(float, _parsed(float)),
+        "complex": guarded_type(complex, _parsed(complex)),
         "list": guarded_type(list, _list),
         "tuple": guarded_type(tuple, _tuple),
         "set": guarded_type(set, _set),

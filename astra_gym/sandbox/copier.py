@@ -77,10 +77,10 @@ class Copier:
         raise TypeError(self._refusal(value))
 
     def deepcopy(self, value: Any, memo: Any = None) -> Any:
-        """A deep copy; ``memo`` (a dict) is honoured as by the stdlib."""
-        if not isinstance(memo, dict):
-            memo = {}
-        return self._deep(value, memo)
+        """A deep copy. A caller's ``memo`` is not used: it is keyed by ``id()``,
+        and memory addresses must never reach tool code (results would differ
+        from run to run)."""
+        return self._deep(value, {})
 
     def _deep(self, value: Any, memo: dict[int, Any]) -> Any:
         self._meter.tick()

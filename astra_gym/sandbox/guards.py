@@ -35,7 +35,6 @@ import sys
 from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
-from functools import partial
 from typing import Any
 
 from RestrictedPython.Guards import full_write_guard
@@ -46,8 +45,8 @@ from .meter import Meter
 from .ordering import SET_TYPES, ordered, stable_repr, stable_str
 from .textcodecs import codec_name
 
-__all__ = ["GUARDED_METHODS", "MAX_TIME_FORMAT", "WRITABLE_TYPES", "build_hooks",
-           "check_time_format", "clock_methods", "epoch_seconds_spelled_out",
+__all__ = ["GUARDED_METHODS", "MAX_TIME_DATA", "MAX_TIME_FORMAT", "WRITABLE_TYPES", "build_hooks",
+           "check_time_data", "check_time_format", "clock_methods", "epoch_seconds_spelled_out",
            "instance_clock_methods", "regex_substitute"]
 
 #: Objects tool code may assign items/attributes on (besides its own classes).
@@ -100,7 +99,7 @@ GUARDED_METHODS = frozenset({
     "elements", "most_common", "subtract", "mro", "to_bytes", "from_bytes", "encode", "decode",
     "sub", "subn", "expand",
 } | _STR_LINEAR | _STR_SPLITS | _STR_STRIPS | _LIST_LINEAR | _SET_LINEAR | _REGEX_SCANS
-    | _CLOCK_METHODS | _words("sqrt exp ln log10 limit_denominator from_float"))
+    | _CLOCK_METHODS | _words("sqrt exp ln log10 limit_denominator from_float obj"))
 
 _MISSING = object()
 _STRPTIME = _dt.datetime.__dict__["strptime"]  # the classmethod descriptor
@@ -151,6 +150,17 @@ def epoch_seconds_spelled_out(fmt: str, seconds: int) -> str:
                   flags=re.DOTALL)
 
 
+#: Longest string strptime parses (dates are short; a failure message reprs it all).
+MAX_TIME_DATA = 4096
+
+
+def check_time_data(data: Any) -> None:
+    """Refuse strptime input longer than :data:`MAX_TIME_DATA` characters."""
+    if isinstance(data, str) and len(data) > MAX_TIME_DATA:
+        raise ValueError(f"time data of {len(data):,} characters is too long for the sandbox "
+                         f"(limit {MAX_TIME_DATA:,})")
+
+
 def check_time_format(fmt: Any, *, parsing: bool) -> None:
     """Refuse time formats the sandbox cannot run deterministically and cheaply.
 
@@ -169,6 +179,35 @@ def check_time_format(fmt: Any, *, parsing: bool) -> None:
     if parsing and re.search(r"(?<!%)(?:%%)*%Z", fmt):
         raise ValueError("strptime %Z is not available in the sandbox: the time zone names "
                          "it accepts come from the host; use %z (a UTC offset)")
+
+
+def _bind(guard: Callable[..., Any], receiver: Any) -> Callable[..., Any]:
+    """``guard`` bound to ``receiver``, as a closure.
+
+    Not a ``functools.partial``: a partial's ``.func`` and ``.args`` are plain
+    attributes, which would hand tool code the raw guard (callable on any
+    object) and the receiver (for module members: the session's own RNG).
+    """
+
+    def bound(*args: Any, **kwargs: Any) -> Any:
+        return guard(receiver, *args, **kwargs)
+    return bound
+
+
+def _unbound(guard: Callable[..., Any], kind: type, name: str) -> Callable[..., Any]:
+    """``guard`` for access through the class: it refuses receivers of another type.
+
+    The guards call methods of ``type(self)``; on a foreign receiver they would
+    look up attributes of host classes (and a failed lookup's
+    ``AttributeError.obj`` is that class).
+    """
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(self, kind):
+            raise TypeError(f"descriptor {name!r} for {kind.__name__!r} objects doesn't apply "
+                            f"to a {type(self).__name__!r} object")
+        return guard(self, *args, **kwargs)
+    return method
 
 
 def build_hooks(meter: Meter, writable_classes: set[type],
@@ -834,19 +873,26 @@ def build_hooks(meter: Meter, writable_classes: set[type],
     for name in _STR_STRIPS:
         method_guards[(bytearray, name)] = _strip(getattr(bytearray, name))
 
+    # Data attributes that hand out objects tool code must not hold.
+    refused: dict[tuple[type, str], str] = {
+        (BaseException, "obj"): "'obj' of an exception is not available in the sandbox (it is "
+                                "the object whose attribute was missing: often a host object)",
+    }
     resolved: dict[tuple[type, str], Any] = {}
 
     def _resolve(mro: tuple[type, ...], name: str) -> Any:
         for base in mro:
+            if (base, name) in refused:
+                return ("refused", refused[(base, name)], base)
             guard = method_guards.get((base, name))
             if guard is not None:
-                return ("method", guard)
+                return ("method", guard, base)
             cm = class_methods.get((base, name))
             if cm is not None:
-                return ("class", cm)
+                return ("class", cm, base)
             linear = immutable.get((base, name))
             if linear is not None:
-                return ("linear", linear)
+                return ("linear", linear, base)
         return None
 
     def _getattr_(obj: Any, name: str, *default: Any) -> Any:
@@ -855,10 +901,10 @@ def build_hooks(meter: Meter, writable_classes: set[type],
         if name[:1] == "_":
             raise AttributeError(f"attribute {name!r} is not accessible in the sandbox")
         if name in GUARDED_METHODS:
+            if name == "mro":  # on classes, and on aliases that forward to one (P[int].mro)
+                raise AttributeError("'mro' is not available in the sandbox")
             is_class = isinstance(obj, type)
             if is_class:
-                if name == "mro":
-                    raise AttributeError("'mro' is not available in the sandbox")
                 real = getattr(obj, "_astra_real", obj)
                 found = _resolve(real.__mro__, name)
             else:
@@ -867,18 +913,20 @@ def build_hooks(meter: Meter, writable_classes: set[type],
                 if found is _MISSING:
                     found = resolved[key] = _resolve(type(obj).__mro__, name)
             if found is not None:
-                kind, guard = found
+                kind, guard, base = found
+                if kind == "refused":
+                    raise AttributeError(guard)
                 if kind == "method":
-                    return guard if is_class else partial(guard, obj)
+                    return _unbound(guard, base, name) if is_class else _bind(guard, obj)
                 if kind == "class":
-                    return partial(guard, real if is_class else type(obj))
+                    return _bind(guard, real if is_class else type(obj))
                 # "linear": an O(n) method of an immutable str/bytes
                 small, charged = guard
                 if is_class:
-                    return charged
+                    return _unbound(charged, base, name)
                 if len(obj) <= small:
                     return getattr(obj, name)
-                return partial(charged, obj)
+                return _bind(charged, obj)
         return getattr(obj, name, *default)
 
     # -------------------------------------------------------- item access
@@ -1058,6 +1106,7 @@ def clock_methods(clock: _dt.datetime) -> dict[str, Callable[..., Any]]:
 
     def strptime(cls: type, string: Any, fmt: Any) -> Any:
         check_time_format(fmt, parsing=True)
+        check_time_data(string)
         return _STRPTIME.__get__(None, cls)(string, fmt)
 
     return {"now": now, "today": today, "utcnow": utcnow, "fromtimestamp": fromtimestamp,

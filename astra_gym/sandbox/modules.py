@@ -42,7 +42,7 @@ from . import costs
 from .allowlist import ALLOWLIST, SAFE, WRAPPED, names
 from .builtins import LAZY_C_ITERATORS, guarded_type, ticking
 from .copier import Copier
-from .guards import check_time_format, epoch_seconds_spelled_out, regex_substitute
+from .guards import check_time_data, check_time_format, epoch_seconds_spelled_out, regex_substitute
 from .meter import Meter
 from .ordering import SET_TYPES, ordered, ordered_if_set
 
@@ -61,6 +61,7 @@ _POINTER = 8
 _EXPONENT = _re.compile(r"[eE]\s*([+-]?\d+)")
 _TOOL_FILE = "<tool>"
 _MAX_FIELDS = 256  # namedtuple fields
+_MAX_FRACTION_TEXT = 10_000  # characters of Fraction("...")
 _MAX_NAME = 64
 #: Largest |exponent| of a Decimal inside the sandbox (about 100,000 bits).
 DECIMAL_EXP_LIMIT = 30_000
@@ -141,6 +142,15 @@ def _may_warn(pattern: str | bytes) -> bool:
         token in text for token in ("--", "&&", "~~", "||")))
 
 
+def _bound_to(method: Callable[..., Any], receiver: Any) -> Callable[..., Any]:
+    """``method`` bound to ``receiver`` as a closure (a partial would expose ``.args``)."""
+
+    def bound(*args: Any, **kwargs: Any) -> Any:
+        return method(receiver, *args, **kwargs)
+    bound.__name__ = bound.__qualname__ = getattr(method, "__name__", "method")
+    return bound
+
+
 def _is_tool_function(value: Any) -> bool:
     return type(value) is _types.FunctionType and value.__code__.co_filename == _TOOL_FILE
 
@@ -211,6 +221,7 @@ def frozen_time_modules(clock: _dt.datetime) -> tuple[type, type, dict[str, Any]
 
     def strptime(string: Any, fmt: Any = "%a %b %d %H:%M:%S %Y") -> _time.struct_time:
         check_time_format(fmt, parsing=True)
+        check_time_data(string)
         return _time.strptime(string, fmt)
 
     time_members = {
@@ -465,8 +476,15 @@ class ModuleTable:
                                         subn, to_str)
             return sub
 
+        def escape(pattern: Any) -> Any:
+            if isinstance(pattern, str | bytes):
+                meter.check_len(2 * len(pattern), "re.escape output")
+                meter.charge(4 * len(pattern))
+            return _re.escape(pattern)
+
         members = {name: scanner(name, 1) for name in ("search", "match", "fullmatch",
                                                        "finditer")}
+        members["escape"] = escape
         members.update({name: scanner(name, _POINTER) for name in ("findall", "split")})
         members.update(compile=compile, sub=substituter(False), subn=substituter(True))
         return members
@@ -485,8 +503,13 @@ class ModuleTable:
         meter = self._meter
         seed = self._seed
 
+        def charged_seed(value: Any) -> Any:
+            if isinstance(value, str | bytes | bytearray):
+                meter.charge(len(value) * 2)  # hashed with sha512 on every call
+            return value
+
         def reseed(value: Any = None, version: int = 2) -> None:
-            rng.seed(seed if value is None else value, version)
+            rng.seed(seed if value is None else charged_seed(value), version)
 
         checked = _checked_random_methods(meter)
 
@@ -494,15 +517,15 @@ class ModuleTable:
             """A private generator; unseeded ones draw their seed from the session."""
 
             def __init__(self, x: Any = None) -> None:
-                super().__init__(rng.getrandbits(64) if x is None else x)
+                super().__init__(rng.getrandbits(64) if x is None else charged_seed(x))
 
             def seed(self, a: Any = None, version: int = 2) -> None:
-                super().seed(rng.getrandbits(64) if a is None else a, version)
+                super().seed(rng.getrandbits(64) if a is None else charged_seed(a), version)
 
         for name, method in checked.items():
             setattr(Random, name, method)
         Random.__module__ = "random"
-        members = {name: _functools.partial(method, rng) for name, method in checked.items()}
+        members = {name: _bound_to(method, rng) for name, method in checked.items()}
         members.update(seed=reseed, Random=Random)
         return members
 
@@ -881,6 +904,14 @@ class ModuleTable:
             # Fraction("1e100000000") and Fraction(Decimal(...)) compute
             # 10 ** exponent in C before anything can look at the result; two
             # big ints cost a gcd.
+            for value in (numerator, denominator):
+                if isinstance(value, str):
+                    # parsed by a backtracking regex: ~0.4 us a character; a fraction
+                    # longer than this has more digits than int() accepts anyway
+                    if len(value) > _MAX_FRACTION_TEXT:
+                        raise ValueError(f"Fraction text of {len(value):,} characters is too "
+                                         f"long for the sandbox (limit {_MAX_FRACTION_TEXT:,})")
+                    meter.spend(len(value) // 2)
             digits = max(exponent_digits(numerator), exponent_digits(denominator))
             if digits:
                 meter.check_bits(int(digits / 0.30103), "Fraction")
@@ -987,7 +1018,18 @@ class ModuleTable:
                 raise ValueError("badly formed hexadecimal UUID string")
             return _uuid.UUID(hex, *args, **kwargs)
 
-        return {"uuid4": uuid4, "UUID": guarded_type(_uuid.UUID, build)}
+        meter = self._meter
+
+        def named(real: Callable[..., Any]) -> Callable[..., Any]:
+            def uuid_from_name(namespace: Any, name: Any) -> _uuid.UUID:
+                if isinstance(name, str | bytes):
+                    meter.charge(len(name) * 2)
+                return real(namespace, name)
+            uuid_from_name.__name__ = real.__name__
+            return uuid_from_name
+
+        return {"uuid4": uuid4, "UUID": guarded_type(_uuid.UUID, build),
+                "uuid3": named(_uuid.uuid3), "uuid5": named(_uuid.uuid5)}
 
     def _wrap_hashlib(self) -> dict[str, Any]:
         meter = self._meter
@@ -1031,19 +1073,53 @@ class _TypingForm:
             if isinstance(item, str | bytes) and len(item) > self.MAX_PARAMETER_LENGTH:
                 raise TypeError(f"{self._real!r}: a parameter of {len(item):,} characters; the "
                                 f"sandbox allows {self.MAX_PARAMETER_LENGTH}")
-        return self._real[parameters]
+        return _TypingAlias(self._real[_unwrapped(parameters)])
 
     def __or__(self, other: Any) -> Any:
-        return self._real | (other._real if isinstance(other, _TypingForm) else other)
+        return _TypingAlias(self._real | _unwrapped(other))
 
     def __ror__(self, other: Any) -> Any:
-        return (other._real if isinstance(other, _TypingForm) else other) | self._real
+        return _TypingAlias(_unwrapped(other) | self._real)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise TypeError("typing constructs are read-only in the sandbox")
 
     def __repr__(self) -> str:
         return repr(self._real)
+
+
+class _TypingAlias(_TypingForm):
+    """A subscripted typing construct (``List[int]``) that forwards nothing.
+
+    typing's aliases forward every attribute that does not start with ``_``
+    to their origin (``List[int].mro()`` is the real ``list``'s,
+    ``Mapping[str, int].register`` is ``collections.abc.Mapping.register``)
+    and write every such attribute to it: a way to the real, unguarded types
+    and to host state. This wrapper offers what annotations and ``Generic[T]``
+    bases need: subscription, ``|``, equality and ``__mro_entries__``.
+    """
+
+    __slots__ = ()
+
+    def __mro_entries__(self, bases: tuple) -> tuple:
+        return self._real.__mro_entries__(bases)
+
+    def __eq__(self, other: Any) -> bool:
+        return self._real == _unwrapped(other)
+
+    def __hash__(self) -> int:
+        return hash(self._real)
+
+
+def _unwrapped(value: Any) -> Any:
+    """Typing parameters with the sandbox's wrappers taken off (nested lists included)."""
+    if isinstance(value, _TypingForm):
+        return value._real
+    if type(value) is tuple:
+        return tuple(_unwrapped(item) for item in value)
+    if type(value) is list:
+        return [_unwrapped(item) for item in value]
+    return value
 
 
 def _checked_random_methods(meter: Meter) -> dict[str, Callable[..., Any]]:

@@ -70,6 +70,27 @@ class _LoggedCall:
     result: ToolResult
 
 
+_ERROR_KINDS = frozenset(value for name, value in vars(ErrorKind).items()
+                         if not name.startswith("_"))
+
+
+def _tool_result(payload: Any) -> ToolResult | None:
+    """A ToolResult from a worker's reply, or None when the reply is not one.
+
+    The worker may run code that escaped the policy: every field is checked
+    before anything of it reaches the env.
+    """
+    if type(payload) is not tuple or len(payload) != 5:
+        return None
+    ok, output, error, error_kind, ops = payload
+    if (type(ok) is not bool or type(output) is not str or type(ops) is not int
+            or not (error is None or type(error) is str)
+            or not (error_kind is None or error_kind in _ERROR_KINDS)
+            or ok != (error is None) or ok != (error_kind is None)):
+        return None
+    return ToolResult(ok, output, error, error_kind, ops)
+
+
 class PoolSession:
     """The parent's side of one session in a :class:`WorkerPool`.
 
@@ -180,13 +201,14 @@ class PoolSession:
             self.seed, self.clock, self.limits)
         send_source = None if key in slot.sources else source
         tag, payload = process.request(
-            ("call", self.sid, opening, key, send_source, func_name, kwargs, args),
+            "call", (self.sid, opening, key, send_source, func_name, kwargs, args),
             self.limits.timeout)
         self._generation = slot.generation
         slot.sources.add(key)
-        if tag != "result":  # pragma: no cover - protocol error
-            raise WorkerDied(None)
-        return payload
+        result = _tool_result(payload) if tag == "result" else None
+        if result is None:
+            raise WorkerDied(process.kill(), "sent a malformed result")
+        return result
 
     def _lose(self, reason: str) -> ToolResult:
         self.lost = (f"the sandbox session was lost: {reason}; its tool state cannot be "
@@ -315,7 +337,7 @@ class WorkerPool:
             if slot.process is None:
                 self._start(slot)
             assert slot.process is not None
-            _tag, report = slot.process.request(("doctor",), 60.0)
+            _tag, report = slot.process.request("doctor", (), 60.0)
         return report
 
     def close(self) -> None:

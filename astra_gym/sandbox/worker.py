@@ -28,7 +28,9 @@ process; what happens to sessions when a worker dies is the pool's business
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import pickle
 import resource
 import select
 import shutil
@@ -49,11 +51,26 @@ _STARTUP_TIMEOUT = 60.0
 
 
 class WorkerDied(Exception):
-    """The worker exited (or its pipes broke) before replying."""
+    """The worker exited (or its pipes broke, or it broke the protocol) before replying."""
 
-    def __init__(self, status: int | None) -> None:
-        super().__init__(f"sandbox worker died (exit status {status})")
+    def __init__(self, status: int | None, why: str = "") -> None:
+        text = f"sandbox worker {why} and was killed" if why else "sandbox worker died"
+        super().__init__(f"{text} (exit status {status})")
         self.status = status
+
+
+_MAX_REPLY = 16 * 1024 * 1024  # bytes; a result is at most max_output characters
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Unpickles plain data only: any class or function reference is refused."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"a worker reply may not reference {module}.{name}")
+
+
+def _plain_loads(data: bytes) -> Any:
+    return _PlainUnpickler(io.BytesIO(data)).load()
 
 
 class WorkerTimeout(Exception):
@@ -93,9 +110,16 @@ def readable_paths() -> tuple[str, ...]:
     files (``~/.aws/credentials``, ``.env`` files) and return them in a tool
     result, which lands in training logs.
     """
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    import astra_gym
+
+    package = os.path.dirname(os.path.abspath(astra_gym.__file__))
+    # The interpreter and its installed packages, plus this package's own
+    # directory, but not the directory that holds it: for a source checkout
+    # or an editable install that is the user's project (``.env``, keys).
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, package}
+    parent = os.path.dirname(package)
     paths.update(path for path in sys.path if path and os.path.isdir(path)
-                 and os.path.abspath(path) != os.getcwd())
+                 and os.path.abspath(path) not in (os.getcwd(), parent))
     paths.update(("/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib",
                   "/usr/share/zoneinfo", "/etc/ld.so.cache", "/etc/localtime",
                   "/dev/null", "/dev/urandom", "/proc/self"))
@@ -127,7 +151,7 @@ def _serve(conn_in: Connection, conn_out: Connection, memory_mb: int, confine: b
             return
         op = request[0]
         if op == "call":
-            _, sid, opening, key, source, func_name, kwargs, args = request
+            _, request_id, sid, opening, key, source, func_name, kwargs, args = request
             if opening is not None:
                 seed, clock, limits = opening
                 sessions[sid] = InProcessSession(seed, clock, limits, os_bounded=True)
@@ -135,20 +159,21 @@ def _serve(conn_in: Connection, conn_out: Connection, memory_mb: int, confine: b
                 sources[key] = source
             session = sessions.get(sid)
             if session is None or key not in sources:  # pragma: no cover - protocol error
-                conn_out.send(("error", f"unknown session {sid} or source {key[:12]}"))
+                conn_out.send(("error", request_id, "unknown session or source"))
                 continue
             _arm_cpu_limit(session.limits.timeout)
             try:
                 result = session.call(sources[key], func_name, kwargs, args)
             except MemoryError:
                 result = ToolResult.failure(ErrorKind.MEMORY, "MemoryError")
-            conn_out.send(("result", result))
+            # plain values only: the parent unpickles no classes
+            conn_out.send(("result", request_id, tuple(result)))
         elif op == "close":
             sessions.pop(request[1], None)  # no reply: closing is fire-and-forget
         elif op == "doctor":
             from .confine import probe_report
 
-            conn_out.send(("report", probe_report(layers)))
+            conn_out.send(("report", request[1], probe_report(layers)))
         elif op == "exit":
             return
 
@@ -231,35 +256,54 @@ class WorkerProcess:
             self.kill()
             raise RuntimeError(f"sandbox worker did not start within {_STARTUP_TIMEOUT:.0f} s")
         try:
-            tag, _pid, layers = self._recv.recv()
-        except (EOFError, OSError) as exc:
+            tag, _pid, layers = _plain_loads(self._recv.recv_bytes(_MAX_REPLY))
+        except Exception as exc:
             status = self.kill()
             raise RuntimeError(f"sandbox worker failed to start (exit status {status})") from exc
-        if tag != "ready":  # pragma: no cover - protocol error
+        if tag != "ready" or not isinstance(layers, dict):  # pragma: no cover - protocol error
             self.kill()
             raise RuntimeError(f"sandbox worker sent {tag!r} instead of 'ready'")
         #: What each OS confinement layer reported at start ("active", "unavailable: ...").
-        self.layers: dict[str, str] = layers
+        self.layers: dict[str, str] = {str(k): str(v) for k, v in layers.items()}
 
     @property
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def request(self, message: tuple, timeout: float | None) -> Any:
-        """Send ``message`` and wait for the reply.
+    def request(self, op: str, body: tuple, timeout: float | None) -> tuple[str, Any]:
+        """Send one request and wait for its reply.
+
+        The worker runs code that may have escaped the policy, so its replies
+        are untrusted input: they are read with a size limit, unpickled without
+        any class (plain tuples, strings and numbers only) and must carry the
+        unguessable id of this request. Anything else kills the worker.
+
+        Args:
+            op: ``"call"`` or ``"doctor"``.
+            body: The request's fields after its id.
+            timeout: Seconds to wait for the reply (None: for ever).
+
+        Returns:
+            The reply's tag and payload.
 
         Raises:
             WorkerTimeout: no reply within ``timeout`` seconds (the worker is killed).
-            WorkerDied: the worker exited before replying.
+            WorkerDied: the worker exited, or broke the protocol, before replying.
         """
-        self.send(message)
+        request_id = os.urandom(8)
+        self.send((op, request_id, *body))
         if timeout is not None and not self._ready(timeout):
             self.kill()
             raise WorkerTimeout
         try:
-            return self._recv.recv()
+            tag, reply_id, payload = _plain_loads(self._recv.recv_bytes(_MAX_REPLY))
         except (EOFError, OSError):
             raise WorkerDied(self.kill()) from None
+        except Exception:
+            raise WorkerDied(self.kill(), "sent a malformed reply") from None
+        if reply_id != request_id:
+            raise WorkerDied(self.kill(), "replied out of turn")
+        return tag, payload
 
     def _ready(self, timeout: float) -> bool:
         """Whether a reply (or the worker's end of the pipe closing) arrives in ``timeout`` s."""

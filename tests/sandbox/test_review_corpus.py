@@ -53,10 +53,15 @@ from typing import Any
 import containment
 import pytest
 from containment import Containment, run_inprocess, run_process
-from corpus_review import REVIEW_CASES, REVIEW_CATEGORIES, ReviewCase
+from corpus_review import REVIEW_CASES as FIRST_ROUND
+from corpus_review import REVIEW_CATEGORIES, ReviewCase
+from corpus_round2 import ROUND2_CASES
 
 import astra_gym
 from astra_gym.sandbox import Limits, Sandbox
+
+# The first review round, and the second round run against the fixes of the first.
+REVIEW_CASES = FIRST_ROUND + ROUND2_CASES
 
 pytestmark = pytest.mark.slow
 
@@ -476,6 +481,8 @@ _DETERMINISM_SCRIPT = r'''
 import json, sys
 sys.path[:0] = [sys.argv[4], sys.argv[2]]  # the package under test first, then the corpus
 from corpus_review import REVIEW_CASES
+from corpus_round2 import ROUND2_CASES
+REVIEW_CASES = REVIEW_CASES + ROUND2_CASES
 from astra_gym.sandbox import Sandbox
 mode, names = sys.argv[1], set(sys.argv[3].split(","))
 out = {}
