@@ -41,7 +41,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
-__all__ = ["SHORT_ANSWER_CHARS", "contains_answer", "find_answer", "normalize_text"]
+__all__ = ["SHORT_ANSWER_CHARS", "bounded_occurrence", "contains_answer", "find_answer",
+           "normalize_text", "normalized_answer"]
 
 #: Answers at most this long (after normalisation) need a token boundary.
 SHORT_ANSWER_CHARS = 3
@@ -80,7 +81,8 @@ def normalize_text(text: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _normalized_answer(answer: str) -> str:
+def normalized_answer(answer: str) -> str:
+    """:func:`normalize_text` of a gold answer, cached (answers repeat every step)."""
     # Gold answers repeat across every step of every episode: cache them.
     return normalize_text(answer)
 
@@ -101,7 +103,9 @@ def _continues_number(text: str, index: int, step: int) -> bool:
     return False
 
 
-def _bounded(text: str, start: int, end: int, answer: str) -> bool:
+def bounded_occurrence(text: str, start: int, end: int, answer: str) -> bool:
+    """Whether the occurrence ``text[start:end]`` of a normalised answer has the required
+    boundaries (numbers not continued, short answers standing on their own)."""
     if answer[0].isdigit() and _continues_number(text, start - 1, -1):
         return False
     if answer[-1].isdigit() and _continues_number(text, end, 1):
@@ -129,13 +133,13 @@ def find_answer(normalized_text: str, answer: str) -> bool:
         True when the answer occurs with the required boundaries. An empty
         answer never matches.
     """
-    needle = _normalized_answer(answer)
+    needle = normalized_answer(answer)
     if not needle:
         return False
     start = normalized_text.find(needle)
     while start != -1:
         end = start + len(needle)
-        if _bounded(normalized_text, start, end, needle):
+        if bounded_occurrence(normalized_text, start, end, needle):
             return True
         start = normalized_text.find(needle, start + 1)
     return False

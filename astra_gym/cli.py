@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .rewards import REWARD_MODES
 from .sandbox import Limits, Sandbox
 
 _DEMO_TOOL = '''
@@ -146,7 +147,85 @@ def _compile(args: argparse.Namespace) -> int:
         return 2
     if not args.quiet:
         print(result.summary())
+    reasons = _top_rejections(result.outcomes)
+    if result.compiled == 0:
+        print(f"astra-gym compile: error: no row compiled ({result.rejected} rejected); the "
+              f"main reasons (all of them in {result.out / 'report.json'}):", file=sys.stderr)
+        print("\n".join(reasons), file=sys.stderr)
+        return 1
+    if reasons and not args.quiet:
+        print("main rejection reasons:\n" + "\n".join(reasons))
     return 0
+
+
+def _top_rejections(outcomes: Sequence[Any], top: int = 5) -> list[str]:
+    """The most common rejection codes, each with a count and one example message.
+
+    A code alone (``answer: 3``) does not tell a new user what to fix; one
+    message per code does, without flooding the screen with every row.
+    """
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    for outcome in outcomes:
+        first = {}  # code -> its first message in this row; a row counts once per code
+        for reason in outcome.reasons:
+            first.setdefault(reason.code, reason.message)
+        for code, message in first.items():
+            counts[code] += 1
+            examples.setdefault(code, f"{outcome.source}: {message}")
+    return [f"  {code} x{count}: e.g. {_short(examples[code], 200)}"
+            for code, count in counts.most_common(top)]
+
+
+AGENTS = ("oracle", "random", "openai")
+"""The agents ``astra-gym run --agent`` knows."""
+
+
+class RunAborted(Exception):
+    """An agent stopped a run (its endpoint failed); the episodes finished before are kept.
+
+    Attributes:
+        agent: The agent that stopped.
+        summary: The summary of the episodes it finished.
+        reason: One line saying why.
+    """
+
+    def __init__(self, agent: str, summary: dict[str, Any], reason: str) -> None:
+        super().__init__(reason)
+        self.agent = agent
+        self.summary = summary
+        self.reason = reason
+
+
+def _one_line(text: str, width: int = 400) -> str:
+    """``text`` on one line (an error message must never spill into a traceback-like block)."""
+    return _short(" ".join(str(text).split()), width)
+
+
+def _split_agents(args: argparse.Namespace) -> tuple[list[str], str | None]:
+    """The agents of ``--agent`` and the env id, which ``--agent``'s list may have taken.
+
+    ``--agent`` takes one or more names, so ``run --agent oracle random astra/demo-v0``
+    hands the env id to ``--agent``; a last name that is no agent is the env id when
+    none was given otherwise.
+
+    Raises:
+        ValueError: An unknown agent name (the message lists the agents).
+    """
+    tokens = [part.strip() for value in args.agent or ["oracle"] for part in value.split(",")
+              if part.strip()]
+    env_id = args.env_id
+    unknown = [token for token in tokens if token not in AGENTS]
+    if unknown == tokens[-1:] and env_id is None and args.pack is None:
+        env_id, tokens = tokens[-1], tokens[:-1]
+        unknown = []
+    if unknown or not tokens:
+        raise ValueError(f"--agent: unknown agent {unknown[0]!r}; choose from "
+                         f"{', '.join(AGENTS)} (give the env id before --agent, or after "
+                         "the agent names)" if unknown else "--agent needs an agent name")
+    return list(dict.fromkeys(tokens)), env_id
 
 
 def _make_agent(name: str, args: argparse.Namespace, env: Any) -> Any:
@@ -157,28 +236,57 @@ def _make_agent(name: str, args: argparse.Namespace, env: Any) -> Any:
         return OracleAgent(env.unwrapped.pack)
     if name == "random":
         return RandomAgent(seed=args.seed)
-    from .agents.openai_agent import OpenAIAgent
+    from .agents.openai_agent import AgentError, OpenAIAgent
 
     if not args.model:
         raise ValueError("--agent openai needs --model (and usually --base-url)")
-    return OpenAIAgent(args.model, base_url=args.base_url, api_key=args.api_key,
-                       mode=args.mode, temperature=args.temperature)
+    if not (args.base_url or os.environ.get("OPENAI_BASE_URL") or args.api_key
+            or os.environ.get("OPENAI_API_KEY")):
+        raise ValueError("--agent openai has no endpoint: give --base-url URL (or set "
+                         "OPENAI_BASE_URL) for a local server, or --api-key / OPENAI_API_KEY "
+                         "for the OpenAI API")
+    try:
+        return OpenAIAgent(args.model, base_url=args.base_url, api_key=args.api_key,
+                           mode=args.mode, temperature=args.temperature, timeout=args.timeout,
+                           max_retries=args.max_retries)
+    except AgentError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _env_kwargs(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """``gym.make`` options: an OpenAI agent in native mode gets a prompt without text calls."""
+    kwargs: dict[str, Any] = {"reward": args.reward, "max_turns": args.max_turns}
+    if name == "openai":
+        kwargs["tools_in_prompt"] = args.mode == "text"
+        if args.mode == "native":
+            from .agents.openai_agent import NATIVE_SYSTEM_PROMPT
+
+            kwargs["system_prompt"] = NATIVE_SYSTEM_PROMPT
+    return kwargs
 
 
 def _run_agent(name: str, env_id: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Play the episodes of one agent and summarize them.
+
+    Raises:
+        RunAborted: The agent's endpoint failed; the finished episodes' summary
+            travels with it (their JSON lines are already printed).
+    """
     import gymnasium as gym
 
+    from .agents.openai_agent import AgentError  # the endpoint failed (no openai import)
     from .progress import Progress
     from .runner import run_episodes, summarize
 
     episodes: int | str = args.episodes if args.episodes == "all" else int(args.episodes)
-    env = gym.make(env_id, reward=args.reward, max_turns=args.max_turns,
-                   tools_in_prompt=name == "openai" and args.mode == "text")
+    env = gym.make(env_id, **_env_kwargs(name, args))
+    finished: list[Any] = []
     try:
         agent = _make_agent(name, args, env)
         total = len(env.unwrapped.task_ids) if episodes == "all" else int(episodes)
         with Progress(total, f"{name} on {env_id}", enabled=False if args.json else None) as bar:
             def on_episode(result: Any) -> None:
+                finished.append(result)
                 bar.update()
                 if args.json:
                     print(json.dumps({"agent": name, "task_id": result.task_id,
@@ -186,50 +294,90 @@ def _run_agent(name: str, env_id: str, args: argparse.Namespace) -> dict[str, An
                                       "turns": result.turns, **result.components},
                                      ensure_ascii=False), flush=True)
 
-            results = run_episodes(env, agent, episodes, seed=args.seed, on_episode=on_episode)
+            try:
+                run_episodes(env, agent, episodes, seed=args.seed, on_episode=on_episode)
+            except AgentError as exc:
+                raise RunAborted(name, summarize(finished), _one_line(str(exc))) from exc
     finally:
         env.close()
-    return summarize(results)
+    return summarize(finished)
+
+
+def _resolve_env(args: argparse.Namespace, env_id: str | None) -> str:
+    """The env id to run: the given one (checked, with close matches), or the ``--pack``'s."""
+    from .registration import register_pack, unknown_env_message
+
+    if env_id is None:
+        return register_pack(args.pack)
+    if Path(env_id).is_dir():  # a pack directory where the env id goes, as validate takes it
+        return register_pack(env_id)
+    problem = unknown_env_message(env_id)
+    if problem is not None:
+        raise ValueError(problem)
+    return env_id
 
 
 def _run(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
-    from .registration import register_pack
     from .runner import format_summary
 
-    if (args.env_id is None) == (args.pack is None):
-        print("astra-gym run: error: give an ENV_ID or --pack DIR (not both)", file=sys.stderr)
-        return 2
-    summaries = {}
+    summaries: dict[str, dict[str, Any]] = {}
     try:
-        env_id = args.env_id or register_pack(args.pack)
-        for name in args.agent:
+        agents, env_id = _split_agents(args)
+        if (env_id is None) == (args.pack is None):
+            raise ValueError("give an ENV_ID or --pack DIR (not both)")
+        env_id = _resolve_env(args, env_id)
+        for name in agents:
             summaries[name] = _run_agent(name, env_id, args)
+    except RunAborted as aborted:
+        summaries[aborted.agent] = aborted.summary
+        if any(summary.get("episodes") for summary in summaries.values()):
+            _print_summaries(summaries, env_id, args, format_summary)
+        done = aborted.summary.get("episodes", 0)
+        kept = (f"after {done} finished episode{'s' if done != 1 else ''} (reported above)"
+                if done else "before finishing an episode")
+        print(f"astra-gym run: error: the {aborted.agent} agent stopped {kept}: "
+              f"{aborted.reason}", file=sys.stderr)
+        return 1
     except (gym.error.Error, ValueError, FileNotFoundError, KeyError, ImportError) as exc:
-        print(f"astra-gym run: error: {exc}", file=sys.stderr)
+        print(f"astra-gym run: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
+    _print_summaries(summaries, env_id, args, format_summary)
+    return 0
+
+
+def _print_summaries(summaries: dict[str, dict[str, Any]], env_id: str,
+                     args: argparse.Namespace, format_summary: Any) -> None:
+    """The summary JSON lines (``--json``) and the table (stderr with ``--json``)."""
     if args.json:
         for name, summary in summaries.items():
             print(json.dumps({"summary": True, "agent": name, "env_id": env_id, **summary}))
     print(format_summary(summaries), file=sys.stderr if args.json else sys.stdout)
-    return 0
 
 
-def _write_manifest_checks(pack: Path, checks: dict[str, Any]) -> None:
-    from .pack import MANIFEST_FILE, validate_manifest
+def _policy_specs() -> list[Any]:
+    from .validation.policy import POLICY
 
-    path = pack / MANIFEST_FILE
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    manifest.setdefault("validation", {})["checks"] = checks
-    validate_manifest(manifest, str(path))
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    return list(POLICY.values())
+
+
+def _target_problem(target: str) -> str | None:
+    """For a target that is neither a directory nor a known env id: what exists, what was meant."""
+    from .registration import unknown_env_message
+
+    return None if Path(target).exists() else unknown_env_message(target)
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .validation import CHECKS, CheckOptions, validate
+    from .validation import (
+        CHECKS,
+        CheckOptions,
+        installed_location,
+        resolve_target,
+        validate,
+        write_manifest_summary,
+    )
 
     checks = list(CHECKS) if not args.checks else [
         name.strip() for value in args.checks for name in value.split(",") if name.strip()]
@@ -239,15 +387,26 @@ def _validate(args: argparse.Namespace) -> int:
             print(json.dumps(result.as_dict(), ensure_ascii=False), flush=True)
 
     try:
+        if args.write_manifest:  # refuse before minutes of checks, not after
+            where = installed_location(resolve_target(args.target)[1])
+            if where is not None:
+                raise PermissionError(f"{args.target} is part of an installed package (in "
+                                      f"{where}); --write-manifest never edits installed "
+                                      "files. Validate the pack's source directory instead "
+                                      "and reinstall it")
         report = validate(args.target, checks, jobs=args.jobs, progress=False if args.json
                           else None, on_result=on_result,
-                          options=CheckOptions(seed=args.seed, max_examples=args.max_examples))
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"astra-gym validate: error: {exc}", file=sys.stderr)
+                          options=CheckOptions(seed=args.seed, max_examples=args.max_examples,
+                                               fuzz_seconds=args.fuzz_seconds))
+    except (ValueError, FileNotFoundError, PermissionError) as exc:
+        print(f"astra-gym validate: error: {_target_problem(args.target) or exc}",
+              file=sys.stderr)
         return 2
+    ok = report.strict_ok if args.strict else report.ok
     if args.json:
-        print(json.dumps({"summary": report.summary(), "ok": report.ok,
-                          "env_id": report.env_id, "seconds": report.seconds}))
+        print(json.dumps({"summary": report.summary(), "ok": ok, "env_id": report.env_id,
+                          "policy": report.policy_version, "problems": report.problems,
+                          "gaps": report.gaps(), "seconds": report.seconds}))
     print(report.format_table(), file=sys.stderr if args.json else sys.stdout)
     if not args.json:
         for result in report.results:
@@ -255,8 +414,8 @@ def _validate(args: argparse.Namespace) -> int:
                 print(f"  {result.status.upper()} {result.check} {result.task_id}: "
                       f"{result.message[:300]}")
     if args.write_manifest:
-        _write_manifest_checks(report.pack, report.manifest_summary())
-    return 0 if report.ok else 1
+        write_manifest_summary(report)
+    return 0 if ok else 1
 
 
 def _stage_options(temperatures: list[str] | None,
@@ -298,28 +457,72 @@ def _stage_options(temperatures: list[str] | None,
     return options
 
 
-def _synth_run(args: argparse.Namespace) -> int:
+def _synth_client(args: argparse.Namespace, stages: Sequence[str], out: Path) -> Any:
+    """The LLM client of a synth run, checked before any record is processed.
+
+    ``None`` when only the compile stage runs (it needs no model). Online, the
+    openai extra and the endpoint are checked first: a missing package or a
+    wrong URL must stop the run at once, not fail every record after retries.
+
+    Raises:
+        RunInputError: No ``--model`` for the LLM stages, the openai package is
+            missing, or the endpoint cannot be used.
+    """
     import asyncio
 
+    from synth.llm import LLMClient, LLMError
+    from synth.runner import RunInputError
+
+    if all(stage == "compile" for stage in stages):
+        return None
+    if not args.model:
+        llm_stages = ", ".join(stage for stage in stages if stage != "compile")
+        raise RunInputError(f"--model is needed for the {llm_stages} stage(s)")
+    client = LLMClient(args.model, base_url=args.base_url, api_key=args.api_key,
+                       cache_dir=args.cache_dir or out / "cache", offline=args.offline,
+                       concurrency=args.concurrency, timeout=args.timeout,
+                       max_retries=args.max_retries)
+    if args.offline:
+        return client
+    try:
+        import openai  # noqa: F401 - the extra the online stages need
+    except ImportError:
+        raise RunInputError('the LLM stages need the openai package: pip install '
+                            '"astra-gym[openai]"') from None
+
+    async def check() -> list[str]:
+        async with client:
+            return await client.check_endpoint()
+
+    try:
+        warnings = asyncio.run(check())
+    except LLMError as exc:
+        raise RunInputError(f"{exc.reason} (check --base-url, --api-key or OPENAI_API_KEY; "
+                            "nothing was processed)") from None
+    for warning in warnings:
+        print(f"astra-gym synth: warning: {warning}", file=sys.stderr)
+    return client
+
+
+def _synth_run(args: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+
     from synth.executors import make_executor
-    from synth.llm import LLMClient
     from synth.runner import RunInputError, parse_stages, run_pipeline
 
     command = f"astra-gym synth {getattr(args, 'synth_command', 'run')}"
     try:
         stages = parse_stages(args.stages)
         stage_options = _stage_options(args.temperature, args.max_tokens)
-        executor = make_executor(args.executor, address=args.ray_address)
         if "generate" in stages and not args.inputs:
             raise RunInputError("--input is needed when the generate stage runs")
         out = Path(args.out)
-        client = LLMClient(args.model, base_url=args.base_url, api_key=args.api_key,
-                           cache_dir=args.cache_dir or out / "cache", offline=args.offline,
-                           concurrency=args.concurrency, timeout=args.timeout,
-                           max_retries=args.max_retries)
+        client = _synth_client(args, stages, out)
+        executor = make_executor(args.executor, address=args.ray_address)
 
         async def main() -> Any:
-            async with client:
+            async with client if client is not None else contextlib.nullcontext():
                 return await run_pipeline(
                     [Path(p) for p in args.inputs or []], out, client, stages=stages,
                     min_hops=args.min_hops, max_hops=args.max_hops, threshold=args.threshold,
@@ -333,7 +536,7 @@ def _synth_run(args: argparse.Namespace) -> int:
         finally:
             executor.close()
     except (RunInputError, ValueError, ImportError) as exc:
-        print(f"{command}: error: {exc}", file=sys.stderr)
+        print(f"{command}: error: {_one_line(str(exc), 600)}", file=sys.stderr)
         return 2
     if not args.quiet:
         print(summary.format())
@@ -341,7 +544,30 @@ def _synth_run(args: argparse.Namespace) -> int:
         print(f"{command}: the offline cache lacks replies for some records",
               file=sys.stderr)
         return 1
-    return 0
+    return _report_failures(command, summary, quiet=args.quiet)
+
+
+def _report_failures(command: str, summary: Any, *, quiet: bool) -> int:
+    """The run's top failure reasons and the ``--retry-failed`` hint; 1 when nothing survived.
+
+    A run in which every record failed (a dead endpoint, a model that cannot
+    follow the prompt) produced nothing, so it must not exit 0.
+    """
+    top = summary.top_reasons()
+    dead_end = summary.dead_end
+    if dead_end is not None:
+        counts = summary.stages[dead_end]
+        print(f"{command}: error: every record failed at the {dead_end} stage "
+              f"({counts.get('input', 0)} of {counts.get('input', 0)}); nothing was produced",
+              file=sys.stderr)
+    if top and (dead_end is not None or not quiet):
+        stream = sys.stderr if dead_end is not None else sys.stdout
+        print("top failure reasons:", file=stream)
+        for stage, reason, count in top:
+            print(f"  {count:>4} x {stage}: {_short(reason, 240)}", file=stream)
+        print("when the cause is fixed (the endpoint is back, a setting changed), run the same "
+              "command with --retry-failed to run the failed records again", file=stream)
+    return 1 if dead_end is not None else 0
 
 
 def _synth_stats(args: argparse.Namespace) -> int:
@@ -375,7 +601,7 @@ def _add_run_options(run: argparse.ArgumentParser, *, stages: bool) -> None:
     run.add_argument("--max-tokens", action="append", metavar="STAGE=N",
                      help="completion length cap of one stage (repeatable)")
     run.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory")
-    run.add_argument("--model", required=True, help="model name")
+    run.add_argument("--model", help="model name (needed by every stage but compile)")
     run.add_argument("--base-url", help="OpenAI-compatible endpoint (or OPENAI_BASE_URL)")
     run.add_argument("--api-key", help="API key (default: OPENAI_API_KEY)")
     run.add_argument("--offline", action="store_true",
@@ -414,9 +640,11 @@ def _add_synth(commands: Any) -> None:
         "run", help="run the synthesis pipeline",
         description="Run generate, necessity, verify, tools, merge and compile over input rows "
                     "with any OpenAI-compatible model. Resumable: a rerun with the same "
-                    "arguments skips what RUN_DIR already holds. Exits 0 when the run "
-                    "finished (whatever failed), 1 when the offline cache missed replies, "
-                    "2 for unusable input.")
+                    "arguments skips what RUN_DIR already holds. Checks the endpoint "
+                    "before processing anything. Exits 0 when the run produced rows (the "
+                    "top failure reasons are printed), 1 when every record of a stage "
+                    "failed or the offline cache missed replies, 2 for unusable input or "
+                    "an unusable endpoint.")
     _add_run_options(run, stages=True)
     run.set_defaults(handler=_synth_run)
     from synth.runner import STAGES
@@ -476,8 +704,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compile ASTRA step-4, step-5 or RL rows (JSONL or JSON, detected per row) "
                     "into a pip-installable env pack, replaying every gold call in the sandbox. "
                     "Writes tasks.jsonl, manifest.json, report.json, pyproject.toml and "
-                    "__init__.py into --out. Exits 0 when the run finished, whatever was "
-                    "rejected (see report.json); 2 when the input is unusable.")
+                    "__init__.py into --out. Exits 0 when at least one row compiled (the "
+                    "rejections, every reason in report.json), 1 when none did (the main "
+                    "reasons on screen), 2 when the input is unusable.")
     compile_.add_argument("inputs", nargs="+", metavar="INPUT", help="JSONL or JSON files")
     compile_.add_argument("--name", required=True, help="pack name (env id astra/<name>-v<N>)")
     compile_.add_argument("--out", required=True, help="output directory")
@@ -495,11 +724,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "and a summary line.")
     run_.add_argument("env_id", nargs="?", help="env id, e.g. astra/demo-v0")
     run_.add_argument("--pack", help="a pack directory instead of an env id")
-    run_.add_argument("--agent", choices=["oracle", "random", "openai"], nargs="+",
-                      default=["oracle"], help="one or more agents (a table row each)")
+    run_.add_argument("--agent", nargs="+", metavar="AGENT",
+                      help=f"one or more agents, a table row each: {', '.join(AGENTS)} "
+                           "(default oracle; space or comma separated)")
     run_.add_argument("--episodes", default="all", help="a number, or 'all' (every task once)")
     run_.add_argument("--seed", type=int, default=0)
-    run_.add_argument("--reward", default="f1", help="reward mode (default f1)")
+    run_.add_argument("--reward", choices=REWARD_MODES, default="f1", metavar="MODE",
+                      help=f"reward mode, one of: {', '.join(REWARD_MODES)} (default f1: "
+                           "dense, each step pays the change in running F1; docs/env.md "
+                           "describes every mode)")
     run_.add_argument("--max-turns", type=int, default=32)
     run_.add_argument("--json", action="store_true", help="JSON lines on stdout")
     openai_options = run_.add_argument_group("openai agent")
@@ -510,13 +743,19 @@ def build_parser() -> argparse.ArgumentParser:
     openai_options.add_argument("--mode", choices=["native", "text"], default="native",
                                 help="native tool calls, or tool calls written as text")
     openai_options.add_argument("--temperature", type=float, default=0.0)
+    openai_options.add_argument("--timeout", type=float, default=60.0,
+                                help="seconds per request (default 60)")
+    openai_options.add_argument("--max-retries", type=int, default=2,
+                                help="retries on connection errors, 429 and 5xx (default 2)")
     run_.set_defaults(handler=_run)
 
     validate_ = commands.add_parser(
         "validate", help="check that every task of an env or pack is sound",
-        description="Run the validation checks (gold, noop, floor, determinism, leakage, "
-                    "schema_agreement, fuzz, isolation, check_env) over every task. Exits 1 "
-                    "when any check fails or errors, 2 for unusable input.")
+        description="Run the validation checks over every task, under the versioned "
+                    "policy (check: severity): "
+                    + ", ".join(f"{c.id}: {c.severity}" for c in _policy_specs())
+                    + ". Exits 1 when an error-severity check fails or any check errors (or, "
+                    "with --strict, on a warning), 2 for unusable input.")
     validate_.add_argument("target", metavar="ENV_ID|PACK_DIR")
     validate_.add_argument("--checks", nargs="+", help="check names (comma or space separated)")
     validate_.add_argument("--max-examples", type=int, default=25,
@@ -526,6 +765,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate_.add_argument("--seed", type=int, default=0)
     validate_.add_argument("--json", action="store_true",
                            help="one JSON line per task x check, then a summary line")
+    validate_.add_argument("--strict", action="store_true",
+                           help="fail on warnings too (warning-severity checks, time boxes)")
+    validate_.add_argument("--fuzz-seconds", type=float, default=60.0, metavar="S",
+                           help="time box of one tool's generated calls in the fuzz check; "
+                                "past it the check warns and names the tool (default 60)")
     validate_.add_argument("--write-manifest", action="store_true",
                            help="store the per-check summary in the pack's manifest.json")
     validate_.set_defaults(handler=_validate)

@@ -35,6 +35,7 @@ import gymnasium as gym
 
 from .answers import contains_answer
 from .argcheck import ArgumentValidator
+from .finals import DEFAULT_HEDGE_RULE, HedgeRule, hedge_reason
 from .pack import Pack, Task, Tool
 from .parsers import ACTION_FORMATS, ParsedCall, ParsedTurn, parse_action
 from .rewards import REWARD_MODES, RewardComponents, components, solved_by_result, step_reward
@@ -138,6 +139,12 @@ class AstraEnv(gym.Env[list, Any]):
             arguments for days of training must not be able to hang or crash the
             run); ``"inprocess"`` is faster and meant for vetted packs.
         render_mode: ``None`` or ``"ansi"`` (``render()`` returns the transcript).
+        shuffle_tools: Give the tool list in a new order each episode, drawn
+            with ``np_random`` (default). In a pack, a task's distractor tools
+            come after the tools it needs; an agent must not learn that order.
+        hedge_rule: When a final answer that contains the gold answer is still
+            no success because it lists candidates instead of committing
+            (:mod:`astra_gym.finals`); ``None`` turns the rule off.
         max_calls_per_turn: Tool calls run per turn (default 32). Further calls
             in the same turn are not run and not parsed; each still counts as an
             invalid call (so spamming calls lowers precision), and the last tool
@@ -156,7 +163,9 @@ class AstraEnv(gym.Env[list, Any]):
                  sandbox: dict[str, Any] | Sandbox | None = None,
                  render_mode: str | None = None,
                  max_calls_per_turn: int = DEFAULT_MAX_CALLS_PER_TURN,
-                 max_action_chars: int = DEFAULT_MAX_ACTION_CHARS) -> None:
+                 max_action_chars: int = DEFAULT_MAX_ACTION_CHARS,
+                 shuffle_tools: bool = True,
+                 hedge_rule: HedgeRule | None = DEFAULT_HEDGE_RULE) -> None:
         if reward not in REWARD_MODES:
             raise ValueError(f"unknown reward mode {reward!r}; choose one of "
                              f"{', '.join(REWARD_MODES)}")
@@ -167,6 +176,9 @@ class AstraEnv(gym.Env[list, Any]):
                             ("max_action_chars", max_action_chars)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if hedge_rule is not None and not isinstance(hedge_rule, HedgeRule):
+            raise TypeError(f"hedge_rule must be a HedgeRule or None, not "
+                            f"{type(hedge_rule).__name__}")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"unknown render_mode {render_mode!r}; use None or 'ansi'")
         self.pack = open_pack(pack)
@@ -189,6 +201,8 @@ class AstraEnv(gym.Env[list, Any]):
         self.action_format = action_format
         self.system_prompt = DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt
         self.tools_in_prompt = tools_in_prompt
+        self.shuffle_tools = bool(shuffle_tools)
+        self.hedge_rule = hedge_rule
         self.render_mode = render_mode
         self.observation_space = MessagesSpace()
         self.action_space = AssistantTurnSpace()
@@ -199,6 +213,12 @@ class AstraEnv(gym.Env[list, Any]):
         self._components: RewardComponents | None = None
         self._turn = 0
         self._done = False
+        self._episode_seed = 0
+        self._tools: list[dict[str, Any]] = []
+        # This episode's successful results (for the hedge rule) and every call that
+        # reached the sandbox (to rebuild the session after unpickling).
+        self._results: list[str] = []
+        self._sandbox_calls: list[tuple[str, dict[str, Any]]] = []
         #: The whole conversation of the current episode, assistant turns included.
         self.messages: list[dict[str, Any]] = []
 
@@ -215,10 +235,10 @@ class AstraEnv(gym.Env[list, Any]):
             self._runtimes[task_id] = runtime
         return runtime
 
-    def _system_message(self, runtime: _TaskRuntime) -> str:
+    def _system_message(self) -> str:
         if not self.tools_in_prompt:
             return self.system_prompt
-        tools = json.dumps(runtime.openai_tools, ensure_ascii=False)
+        tools = json.dumps(self._tools, ensure_ascii=False)
         return f"{self.system_prompt}\n\nAvailable tools (OpenAI format):\n{tools}"
 
     def reset(self, *, seed: int | None = None,
@@ -231,7 +251,8 @@ class AstraEnv(gym.Env[list, Any]):
 
         Returns:
             The system and user messages, and ``info`` with ``task_id``,
-            ``tools`` (OpenAI format), ``pack``, ``domain`` and ``language``.
+            ``tools`` (OpenAI format, in this episode's order), ``pack``,
+            ``domain``, ``language`` and ``episode_seed``.
         """
         super().reset(seed=seed)
         task_id = (options or {}).get("task_id")
@@ -241,18 +262,25 @@ class AstraEnv(gym.Env[list, Any]):
             raise KeyError(f"pack {self.pack.name!r} has no task {task_id!r}")
         episode_seed = int(self.np_random.integers(0, 2**31 - 1))
         runtime = self._task_runtime(task_id)
+        tools = runtime.openai_tools
+        if self.shuffle_tools and len(tools) > 1:
+            tools = [tools[int(i)] for i in self.np_random.permutation(len(tools))]
         if self._session is not None:
             self._session.close()
         self._session = self._sandbox.session(seed=episode_seed)
+        self._episode_seed = episode_seed
         self._runtime = runtime
+        self._tools = tools
         self._components = components(runtime.n, (), 0, 0)
         self._turn = 0
         self._done = False
-        first = [{"role": "system", "content": self._system_message(runtime)},
+        self._results = []
+        self._sandbox_calls = []
+        first = [{"role": "system", "content": self._system_message()},
                  *({"role": m["role"], "content": m["content"]} for m in runtime.task.prompt)]
         self.messages = [dict(message) for message in first]
         task = runtime.task
-        info = {"task_id": task.task_id, "tools": copy.deepcopy(runtime.openai_tools),
+        info = {"task_id": task.task_id, "tools": copy.deepcopy(tools),
                 "pack": self.pack.name, "domain": task.domain, "language": task.language,
                 "episode_seed": episode_seed}
         return first, info
@@ -287,11 +315,14 @@ class AstraEnv(gym.Env[list, Any]):
             record["error_kind"] = "invalid_arguments"
             return (f"Error: invalid arguments for {call.name!r}: "
                     f"{tool.validator.error(arguments)}"), record
+        self._sandbox_calls.append((tool.tool.name, arguments))
         result = self._session.call(tool.tool.source, tool.tool.function, arguments)
         record["ok"] = result.ok
         record["error_kind"] = result.error_kind
         if result.ok:
-            newly = solved_by_result(runtime.task.subtasks, tool.tool.name, result.output, solved)
+            self._results.append(result.output)
+            newly = solved_by_result(runtime.task.subtasks, tool.tool.name, result.output, solved,
+                                     arguments)
             solved.extend(newly)
             record["solved"] = newly
         return result.text, record
@@ -318,6 +349,8 @@ class AstraEnv(gym.Env[list, Any]):
             raise RuntimeError("call reset() before step()")
         if self._done:
             raise RuntimeError("the episode is over (terminated or truncated): call reset()")
+        if self._session is None:  # unpickled mid-episode
+            self._restore_session()
         oversized = self._action_size(action)
         if oversized:
             turn = ParsedTurn("", (ParsedCall(None, {}, error=(
@@ -362,8 +395,12 @@ class AstraEnv(gym.Env[list, Any]):
         terminated = turn.is_final
         truncated = not terminated and self._turn >= self.max_turns
         final_answer = runtime.task.final_answer
+        hedge = None
         success = bool(terminated and after.n_solved == after.n and (
             final_answer is None or contains_answer(turn.content, final_answer)))
+        if success and final_answer is not None and self.hedge_rule is not None:
+            hedge = self._hedge(turn.content, final_answer)
+            success = hedge is None
         reward = step_reward(self.reward_mode, before, after, done=terminated or truncated,
                              success=success)
         self._components = after
@@ -377,7 +414,49 @@ class AstraEnv(gym.Env[list, Any]):
             "dropped_calls": turn.dropped}
         if terminated:
             info["final_answer"] = turn.content
+            info["hedged"] = hedge is not None
+            if hedge is not None:
+                info["hedge_reason"] = hedge
         return observation, float(reward), terminated, truncated, info
+
+    def _hedge(self, content: str, final_answer: str) -> str | None:
+        """Why a final answer that contains the gold answer is a hedge (None: it commits)."""
+        runtime = self._runtime
+        assert runtime is not None and self.hedge_rule is not None
+        prompt = "\n".join(m["content"] for m in runtime.task.prompt)
+        return hedge_reason(content, final_answer, self._results,
+                            subtask_answers=[sub.answer for sub in runtime.task.subtasks],
+                            prompt=prompt, rule=self.hedge_rule)
+
+    # -- pickling --------------------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable state (Ray actors, spawn-based vector envs, checkpoints).
+
+        The sandbox session is a live worker handle and is not pickled: the copy
+        opens a new one with the episode's seed and replays the episode's calls
+        into it on its first step, so its tools see the same state.
+        """
+        state = self.__dict__.copy()
+        state["pack"] = str(self.pack.path)
+        state["_runtimes"] = {}
+        state["_runtime"] = None if self._runtime is None else self._runtime.task.task_id
+        state["_session"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        task_id = state.pop("_runtime")
+        self.__dict__.update(state)
+        self.pack = open_pack(state["pack"])
+        self._runtime = None if task_id is None else self._task_runtime(task_id)
+
+    def _restore_session(self) -> None:
+        runtime = self._runtime
+        assert runtime is not None
+        session = self._sandbox.session(seed=self._episode_seed)
+        for name, arguments in self._sandbox_calls:
+            tool = runtime.tools[name].tool
+            session.call(tool.source, tool.function, arguments)
+        self._session = session
 
     def _action_size(self, action: Any) -> int:
         """The action's size in characters when it is over ``max_action_chars``, else 0.

@@ -8,15 +8,25 @@ as the failure text::
     pytest --astra-pack astra/demo-v0 --astra-checks gold,leakage -k weather
 
 Without ``--astra-pack`` the plugin adds nothing (and imports nothing heavy).
+With it and no test paths on the command line, the run is the pack's checks only:
+the project's own tests (``testpaths``, or the current directory) are not
+collected, so a pack check in CI does not also run, or import, every test of
+the repository it sits in. Name paths to run them too
+(``pytest --astra-pack mypack tests/``).
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pytest
 
-__all__ = ["AstraCheckItem"]
+__all__ = ["AstraCheckItem", "AstraCheckWarning"]
+
+
+class AstraCheckWarning(UserWarning):
+    """A warning-severity finding of a validation check (the test still passes)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,7 +62,21 @@ class AstraCheckItem(pytest.Item):
         digest = None
         if self.check == "determinism":
             digest = _digests(config, self.env_id, options.seed).get(self.task_id)
-        CHECKS[self.check](TaskContext(self.env_id, self.task_id, options, digest))
+        from astra_gym.validation import CheckFailed, CheckWarning, NotApplicable
+        from astra_gym.validation.policy import POLICY
+
+        try:
+            CHECKS[self.check](TaskContext(self.env_id, self.task_id, options, digest))
+        except NotApplicable as exc:
+            pytest.skip(f"not applicable: {exc}")
+        except CheckWarning as exc:
+            warnings.warn(f"{self.check} on {self.task_id}: {exc}", AstraCheckWarning,
+                          stacklevel=1)
+        except CheckFailed as exc:
+            if POLICY[self.check].severity == "error":
+                raise
+            warnings.warn(f"{self.check} on {self.task_id}: {exc}", AstraCheckWarning,
+                          stacklevel=1)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str:
@@ -80,6 +104,13 @@ def _digests(config: pytest.Config, env_id: str, seed: int) -> dict[str, str]:
 
 
 _DIGESTS = pytest.StashKey[dict]()
+
+
+def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool | None:
+    """With ``--astra-pack`` and no test paths given, collect no test files at all."""
+    if config.getoption("--astra-pack") and config.args_source != pytest.Config.ArgsSource.ARGS:
+        return True
+    return None
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -8,6 +8,7 @@ manifest: no task is parsed and no tool compiled until an env is made.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import warnings
@@ -17,7 +18,8 @@ import gymnasium as gym
 
 from .pack import EMBEDDED_PACKS, MANIFEST_FILE, Pack, embedded_pack_path, installed_packs
 
-__all__ = ["ENTRY_POINT", "NAMESPACE", "env_id", "register_installed_packs", "register_pack"]
+__all__ = ["ENTRY_POINT", "NAMESPACE", "astra_env_ids", "env_id", "register_installed_packs",
+           "register_pack", "unknown_env_message"]
 
 #: Every astra env id lives in this namespace.
 NAMESPACE = "astra"
@@ -98,3 +100,51 @@ def register_installed_packs() -> list[str]:
             warnings.warn(f"skipping astra-gym pack at {path}: {type(exc).__name__}: {exc}",
                           RuntimeWarning, stacklevel=2)
     return ids
+
+
+def astra_env_ids() -> list[str]:
+    """Every registered astra env id (``astra/...``), sorted."""
+    return sorted(key for key in gym.registry if key.startswith(f"{NAMESPACE}/"))
+
+
+def _pack_part(env_id: str) -> str:
+    """``demo`` for ``astra/demo-v0`` (and for ``demo-v0`` or ``demo``)."""
+    name = env_id.rsplit("/", 1)[-1]
+    base, sep, version = name.rpartition("-v")
+    return base if sep and version.isdigit() else name
+
+
+def unknown_env_message(name: str) -> str | None:
+    """Why ``name`` is not a registered env id, with the close matches and what exists.
+
+    A mistyped id is the first thing a new user hits; Gymnasium's own error
+    names neither the ids that exist nor the one that was meant.
+
+    Args:
+        name: The env id the user gave.
+
+    Returns:
+        ``None`` when ``name`` is registered, else one line: the unknown id,
+        up to three close matches (difflib) and the available astra env ids.
+
+    Example:
+        >>> unknown_env_message("astra/demo-v0") is None
+        True
+        >>> print(unknown_env_message("astra/dmeo-v0"))  # doctest: +ELLIPSIS
+        unknown env id 'astra/dmeo-v0'. Did you mean astra/demo-v0? Available: ...astra/demo-v0...
+    """
+    if name in gym.registry:
+        return None
+    available = astra_env_ids()
+    # Compare the pack names only: the shared "astra/" and "-vN" would make every id look close.
+    by_name: dict[str, list[str]] = {}
+    for key in available:
+        by_name.setdefault(_pack_part(key), []).append(key)
+    close = [key for match in difflib.get_close_matches(_pack_part(name), list(by_name), n=3,
+                                                        cutoff=0.75)
+             for key in by_name[match]][:3]
+    message = f"unknown env id {name!r}."
+    if close:
+        message += f" Did you mean {' or '.join(close)}?"
+    listed = ", ".join(available[:20]) + (", ..." if len(available) > 20 else "")
+    return f"{message} Available: {listed or 'none'} (or give a pack directory)."

@@ -9,11 +9,12 @@ sub-tasks, ``n̂`` of them solved and ``c`` tool calls made,
 
 Choices the paper leaves open, made explicit here:
 
-- *Solved* means a **successful** tool result contains the sub-task's gold
-  answer under :mod:`astra_gym.answers` (error results never solve anything).
-  A sub-task with a gold call must be solved by a call of *its* tool; an
-  answer-only sub-task (released RL rows) may be solved by any call. Each
-  sub-task counts once.
+- *Solved* follows :mod:`astra_gym.evidence`: a **successful** tool result
+  that is not error-shaped contains the sub-task's gold answer under
+  :mod:`astra_gym.answers`, and not only where it repeats the call's own
+  arguments (error results never solve anything). A sub-task with a gold call
+  must be solved by a call of *its* tool; an answer-only sub-task (released
+  RL rows) may be solved by any call. Each sub-task counts once.
 - ``c`` counts every call attempt, invalid ones included (unknown tool,
   unparsable or schema-violating arguments): spamming calls costs precision.
 - Precision is capped at 1: one call may legitimately solve several
@@ -37,8 +38,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .answers import find_answer, normalize_text
+from .evidence import argument_values, is_error_shaped, solves
 from .pack.model import SubTask
 
 __all__ = ["REWARD_MODES", "RewardComponents", "components", "f1_score", "precision",
@@ -134,7 +137,7 @@ def components(n: int, solved: Sequence[str], calls: int, invalid_calls: int) ->
 
 
 def solved_by_result(subtasks: Iterable[SubTask], tool: str, output: str,
-                     already_solved: Iterable[str] = ()) -> list[str]:
+                     already_solved: Iterable[str] = (), arguments: Any = None) -> list[str]:
     """Which open sub-tasks one successful tool result solves.
 
     Args:
@@ -142,6 +145,8 @@ def solved_by_result(subtasks: Iterable[SubTask], tool: str, output: str,
         tool: The name of the tool that produced the result.
         output: The result text (only pass *successful* results).
         already_solved: Ids that are solved already (each counts once).
+        arguments: The call's arguments: an answer the result only repeats
+            from them solves nothing (:mod:`astra_gym.evidence`).
 
     Returns:
         Ids of newly solved sub-tasks, in sub-task order.
@@ -152,9 +157,13 @@ def solved_by_result(subtasks: Iterable[SubTask], tool: str, output: str,
         ...         SubTask("2", "q", "ACME", tool=None, gold_call=None)]
         >>> solved_by_result(subs, "quote", '{"close": "1234.5 USD", "ticker": "ACME"}')
         ['1', '2']
+        >>> solved_by_result(subs, "quote", '{"close": "1234.5 USD", "ticker": "ACME"}',
+        ...                  arguments={"ticker": "acme"})
+        ['1']
     """
     done = set(already_solved)
-    text = None
+    text: str | None = None
+    echoed: list[str] | None = None
     newly = []
     for sub in subtasks:
         if not sub.needs_tool or sub.id in done:
@@ -163,7 +172,13 @@ def solved_by_result(subtasks: Iterable[SubTask], tool: str, output: str,
             continue
         if text is None:
             text = normalize_text(output)  # once per result, not per sub-task
-        if find_answer(text, sub.answer):
+        if not find_answer(text, sub.answer):
+            continue
+        if echoed is None:  # only results that contain an answer pay for these
+            if is_error_shaped(output):
+                return []
+            echoed = argument_values(arguments) if arguments is not None else []
+        if solves(text, sub.answer, echoed):
             newly.append(sub.id)
     return newly
 

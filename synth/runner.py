@@ -79,11 +79,32 @@ class RunSummary:
     offline_misses: int = 0
     duplicates: int = 0
     pack: Path | None = None
+    reasons: dict[str, Counter[str]] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
         """Whether every record of every stage run got a line (no offline miss)."""
         return self.offline_misses == 0
+
+    @property
+    def dead_end(self) -> str | None:
+        """The first stage that had records and let none through (every one failed).
+
+        A run that ends there produced nothing, which a caller must not report
+        as success; ``None`` when every stage run passed something on.
+        """
+        for name, counts in self.stages.items():
+            passed = counts.get("compiled") if name == "compile" else counts.get("ok")
+            if counts.get("input", 0) > 0 and not passed:
+                return name
+        return None
+
+    def top_reasons(self, limit: int = 5) -> list[tuple[str, str, int]]:
+        """The most common failure reasons of the run's stages: ``(stage, reason, count)``."""
+        ranked = [(name, reason, count) for name, counter in self.reasons.items()
+                  for reason, count in counter.items()]
+        ranked.sort(key=lambda item: (-item[2], STAGES.index(item[0]), item[1]))
+        return ranked[:limit]
 
     def format(self) -> str:
         """A few readable lines."""
@@ -286,7 +307,7 @@ async def _run_stage(name: str, items: list[_Item], journal: Journal, spec: Stag
     counts = {"input": len(items), "skipped": len(items) - len(todo), "ok": 0, "failed": 0}
     misses = 0
 
-    with Progress(len(items), name, enabled=progress) as bar:
+    with Progress(len(items), f"synth {name}", enabled=progress) as bar:
         bar.update(counts["skipped"])
 
         def done(index: int, outcome: Outcome) -> None:
@@ -309,6 +330,8 @@ async def _run_stage(name: str, items: list[_Item], journal: Journal, spec: Stag
             continue
         (failed if "failure" in row else ok).append(_normalized(row))
     counts["ok"], counts["failed"] = len(ok), len(failed)
+    summary.reasons[name] = Counter(str((row.get("failure") or {}).get("reason"))
+                                    for row in failed)
     stem = journal.path.name.removesuffix(".jsonl")
     _write_atomic(journal.path.with_name(f"{stem}.ok.jsonl"), ok)
     _write_atomic(journal.path.with_name(f"{stem}.failed.jsonl"), failed)
@@ -496,6 +519,9 @@ def _compile(out: Path, pack_name: str, jobs: int, progress: bool | None,
                            progress=bool(progress) if progress is not None else None)
     summary.stages["compile"] = {"input": len(result.outcomes), "compiled": result.compiled,
                                  "rejected": result.rejected}
+    summary.reasons["compile"] = Counter(f"{reason.code}: {reason.message}"
+                                         for outcome in result.outcomes
+                                         for reason in outcome.reasons[:1])
     return out / PACK_DIR
 
 

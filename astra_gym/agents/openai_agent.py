@@ -9,7 +9,10 @@ Two modes:
 
 * ``"native"``: the env's OpenAI tool list (``info["tools"]``) goes to the API
   as ``tools``, and the agent answers with the assistant message dict,
-  ``tool_calls`` included.
+  ``tool_calls`` included. The model then calls tools through the API, so a
+  system prompt asking for ``<tool_call>`` text would contradict it: make the
+  env with ``system_prompt=NATIVE_SYSTEM_PROMPT`` (``astra-gym run`` does), and
+  the agent itself swaps the env's default text-calling prompt for it.
 * ``"text"``: no ``tools`` parameter; the env's system prompt already tells
   the model how to write calls as text, and the agent answers with the text.
   The env's ``role: "tool"`` results are sent as one user message of
@@ -33,14 +36,24 @@ from __future__ import annotations
 import copy
 import json
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
 from .base import Action, Message
 
-__all__ = ["AgentError", "OpenAIAgent", "text_mode_messages", "to_api_message"]
+__all__ = ["NATIVE_SYSTEM_PROMPT", "AgentError", "OpenAIAgent", "text_mode_messages",
+           "to_api_message"]
 
 _MODES = ("native", "text")
+
+NATIVE_SYSTEM_PROMPT = (
+    "You are a helpful assistant. Answer the user's question by calling the tools you are "
+    "given; tool results come back in the next messages. You may call several tools in one "
+    "turn.\n"
+    "When you know the answer, reply with the answer and no tool call."
+)
+"""The system prompt for native tool calling: no ``<tool_call>`` text format."""
 _INSTALL_HINT = 'OpenAIAgent needs the openai package: pip install "astra-gym[openai]"'
 
 #: The keys the chat completions API accepts, per message role; others are dropped.
@@ -140,6 +153,20 @@ def to_api_message(message: Mapping[str, Any]) -> Message:
     return out
 
 
+def _native_system(message: Message) -> Message:
+    """``message``, with the env's default text-calling system prompt swapped for the native one.
+
+    Only the exact default is swapped: a custom system prompt is the user's choice.
+    """
+    from ..env import DEFAULT_SYSTEM_PROMPT
+
+    if message.get("role") == "system" and isinstance(message.get("content"), str) \
+            and message["content"].startswith(DEFAULT_SYSTEM_PROMPT):
+        rest = message["content"][len(DEFAULT_SYSTEM_PROMPT):]
+        return {**message, "content": NATIVE_SYSTEM_PROMPT + rest}
+    return message
+
+
 def text_mode_messages(messages: list[Message]) -> list[Message]:
     """``messages`` in API form, each run of tool results merged into one user message.
 
@@ -207,6 +234,7 @@ class OpenAIAgent:
             ``prompt_tokens``, ``completion_tokens``, ``total_tokens``, and
             ``requests`` (successful calls).
         last_response: The last raw response object.
+        timeout: Seconds per request (named in the error when a request times out).
 
     Raises:
         ImportError: The openai package is not installed (the message says how
@@ -233,6 +261,7 @@ class OpenAIAgent:
         self.usage: dict[str, int] = {"prompt_tokens": 0, "completion_tokens": 0,
                                       "total_tokens": 0, "requests": 0}
         self.last_response: Any = None
+        self.timeout = timeout
         self._first_turn = False
         self._started = False
 
@@ -274,6 +303,8 @@ class OpenAIAgent:
             ValueError: A message is not a valid chat message.
         """
         self.messages = self._api_messages(observation)
+        if self.mode == "native":
+            self.messages = [_native_system(message) for message in self.messages]
         tools = info.get("tools") if self.mode == "native" else None
         self.tools = copy.deepcopy(list(tools)) if tools else None
         self._first_turn = True
@@ -350,6 +381,11 @@ class OpenAIAgent:
         """An AgentError saying what went wrong in a request."""
         status = getattr(exc, "status_code", None)
         kind = type(exc).__name__
+        openai = sys.modules.get("openai")
+        if openai is not None and isinstance(exc, openai.APITimeoutError):
+            return self._error(f"no reply within {self.timeout:g} s ({kind})")
+        if openai is not None and isinstance(exc, openai.APIConnectionError):
+            return self._error(f"cannot connect ({kind}: {exc.__cause__ or exc})")
         if isinstance(status, int):
             return self._error(f"HTTP {status} ({kind}): {exc}", status)
         if isinstance(exc, ValueError):  # json.JSONDecodeError: the body was not JSON

@@ -28,12 +28,29 @@ from .json_calls import ParsedCall, call_from_object, json_kind, parse_json_call
 from .python_call import CallSyntaxError, parse_python_call
 from .text import MAX_CALL_CHARS, clip, strip_reasoning, unfence
 
-__all__ = ["ACTION_FORMATS", "ParsedCall", "ParsedTurn", "parse_action", "parse_python_calls"]
+__all__ = ["ACTION_FORMATS", "MESSAGE_KEYS", "ParsedCall", "ParsedTurn", "parse_action",
+           "parse_python_calls"]
 
 ACTION_FORMATS = ("auto", "openai", "hermes", "json", "python")
 """The values of ``action_format``: ``auto`` detects the format of each turn."""
 
 PYTHON_FENCE_LANGUAGES = ("", "python", "py", "python3", "tool_code")
+
+#: The keys an assistant message may carry, and why each is accepted. A message with any
+#: other key is refused when it has no call: a misspelt or misplaced call
+#: (``tool_call``, a bare ``{"name", "arguments"}``) must not become a silent final answer.
+MESSAGE_KEYS = {
+    "role": "the message role; must be 'assistant' when given",
+    "content": "the text (a string, None or a list of text parts)",
+    "tool_calls": "the calls (chat-completions format)",
+    "function_call": "the one call of the legacy functions API",
+    "name": "an optional participant name (chat-completions message parameter)",
+    "refusal": "the refusal text of an OpenAI reply (model_dump() includes it)",
+    "annotations": "URL citations of an OpenAI reply (model_dump() includes it)",
+    "audio": "the audio part of an OpenAI reply (model_dump() includes it)",
+    "reasoning_content": "reasoning text from vLLM/SGLang/DeepSeek servers",
+    "reasoning": "reasoning text from servers that name it so (vLLM's newer field)",
+}
 _LEADING_CALL = re.compile(r"\[?\s*([A-Za-z_][\w.]*)\s*\(")
 
 
@@ -274,6 +291,33 @@ def _message_calls(message: Mapping[Any, Any], max_calls: int | None) -> tuple[l
     return calls, dropped
 
 
+def _message_problem(message: Mapping[Any, Any], has_calls: bool) -> str | None:
+    """Why a message dict is malformed, or None; the problem becomes an invalid call."""
+    role = message.get("role", "assistant")
+    if role != "assistant":
+        return (f"an action message must have role 'assistant', not {role!r} (tool results "
+                "come from the env)")
+    content = message.get("content")
+    if content is not None and not isinstance(content, str | list | tuple):
+        return (f'"content" must be a string, null or a list of text parts, not '
+                f"{json_kind(content)}")
+    if has_calls:
+        return None
+    unknown = sorted(str(key) for key in message if key not in MESSAGE_KEYS)
+    if not unknown:
+        if "content" not in message:
+            return ('the message has no content and no tool call; a final answer is {"role": '
+                    '"assistant", "content": "..."} and calls go in "tool_calls"')
+        return None
+    looks_like_call = "name" in message and "arguments" in message
+    hint = (' It looks like a bare call: put it in "tool_calls": [{"type": "function", '
+            '"function": {"name": ..., "arguments": "<JSON>"}}].' if looks_like_call else
+            ' Calls go in "tool_calls"; a final answer is {"role": "assistant", '
+            '"content": "..."}.')
+    return (f"the message has unknown key(s) {', '.join(repr(k) for k in unknown[:5])} and no "
+            f"tool call, so it was not taken as a final answer.{hint}")
+
+
 def _parse_text(text: str, action_format: str, names: frozenset[str] | None,
                 max_calls: int | None = None) -> ParsedTurn:
     visible = strip_reasoning(text)
@@ -309,7 +353,10 @@ def parse_action(action: str | Mapping[str, Any], action_format: str = "auto",
     whatever ``action_format`` is; its ``content`` (a string, ``None`` or a
     list of ``{"type": "text", "text": ...}`` parts) is the text. When the
     message has no call, its text is parsed as a text turn under
-    ``action_format`` (``"openai"``: no calls from text).
+    ``action_format`` (``"openai"``: no calls from text). A malformed message
+    (another role, ``content`` that is no text, or, when it has no call, a key
+    outside :data:`MESSAGE_KEYS` such as a misspelt ``tool_call``) is one
+    call that failed to parse, never a final answer.
 
     A string has its reasoning removed, then under ``"auto"``: a
     ``<tool_call>`` tag means hermes, else JSON calls if the text is nothing
@@ -361,8 +408,12 @@ def parse_action(action: str | Mapping[str, Any], action_format: str = "auto",
     try:
         if isinstance(action, str):
             return _capped(_parse_text(action, action_format, names, max_calls), max_calls)
-        text = _message_text(action.get("content"))
         calls, dropped = _message_calls(action, max_calls)
+        problem = _message_problem(action, bool(calls or dropped))
+        if problem is not None:
+            return ParsedTurn("", (ParsedCall(None, {}, raw=clip(safe_dump(action)),
+                                              error=problem),), "openai")
+        text = _message_text(action.get("content"))
         if calls or dropped:
             return _capped(ParsedTurn(strip_reasoning(text), tuple(calls), "openai", dropped),
                            max_calls)

@@ -173,6 +173,19 @@ class Sandbox:
         if self._owns_pool and self._pool is not None:
             self._pool.close()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a pickled sandbox carries: its settings, never live sessions or workers.
+
+        A private pool travels as its size (the copy starts its own workers), a
+        pool you manage is not picklable and the copy uses the process-wide
+        pool; open sessions stay with the original.
+        """
+        private = self._pool.size if self._owns_pool and self._pool is not None else None
+        return {"isolation": self.isolation, "limits": self.limits, "pool": private}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["isolation"], state["limits"], pool=state["pool"])  # type: ignore[misc]
+
     def __enter__(self) -> Sandbox:
         return self
 

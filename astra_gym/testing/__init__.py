@@ -1,6 +1,7 @@
 """Property-based testing helpers for pack authors: Hypothesis strategies and a state machine.
 
-Install with ``pip install "astra-gym[testing]"`` (it needs ``hypothesis``).
+They use ``hypothesis``, which astra-gym installs (the ``fuzz`` validation check
+is built from them).
 
 Strategies (:mod:`astra_gym.testing.strategies`):
 

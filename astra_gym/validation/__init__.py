@@ -1,9 +1,11 @@
 """Property-based validation of astra envs (``astra-gym validate``).
 
 A synthesized env is only useful if it is provably sound: its gold path reaches
-full reward, doing nothing does not, it is deterministic, it leaks no answer,
-and no agent input can crash it. Each property is a small named check
-(:data:`CHECKS`); :func:`validate` runs them over every task of an env or pack.
+full reward, doing nothing (or gaming the reward) does not, it is
+deterministic, it leaks no answer, and no agent input can crash it. Each
+property is a small named check (:data:`CHECKS`) with an id and a severity in
+a versioned policy (:data:`POLICY`); :func:`validate` runs them over every
+task of an env or pack.
 
 Example:
     >>> from astra_gym.validation import validate
@@ -12,18 +14,42 @@ Example:
     True
 """
 
-from .checks import CHECKS, CheckFailed, CheckOptions, TaskContext, episode_digest
-from .runner import CheckResult, ValidationReport, resolve_target, run_checks, validate
+from .checks import (
+    CHECKS,
+    CheckFailed,
+    CheckOptions,
+    CheckWarning,
+    NotApplicable,
+    TaskContext,
+    episode_digest,
+)
+from .policy import POLICY, POLICY_VERSION, CheckSpec
+from .runner import (
+    CheckResult,
+    ValidationReport,
+    installed_location,
+    resolve_target,
+    run_checks,
+    validate,
+    write_manifest_summary,
+)
 
 __all__ = [
     "CHECKS",
+    "POLICY",
+    "POLICY_VERSION",
     "CheckFailed",
     "CheckOptions",
     "CheckResult",
+    "CheckSpec",
+    "CheckWarning",
+    "NotApplicable",
     "TaskContext",
     "ValidationReport",
     "episode_digest",
+    "installed_location",
     "resolve_target",
     "run_checks",
     "validate",
+    "write_manifest_summary",
 ]

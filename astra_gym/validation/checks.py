@@ -1,32 +1,23 @@
 """The validation checks: small named functions, one property of a sound env each.
 
 Every check takes a :class:`TaskContext` (one task of one env) and returns
-nothing when the property holds; it raises :class:`CheckFailed` with a
-message that says what is wrong and where to look when it does not. Any other
-exception means the check itself could not run (``errored``).
+``None`` (or a dict of figures for the report) when the property holds; it
+raises :class:`CheckFailed` with a message that says what is wrong and where to
+look when it does not. Any other exception means the check itself could not
+run (``errored``).
 
-The checks and what they catch:
-
-============== ==============================================================
-gold           the gold calls, hop by hop, solve every sub-task: success, F1 1
-noop           answering at once (or repeating the question) earns nothing
-floor          a seeded random agent stays far below the gold return
-determinism    same seed and actions, same transcript (also in another process
-               with another PYTHONHASHSEED); tool results do not depend on the
-               episode seed
-leakage        no gold answer in the prompt, system prompt or any tool doc
-schema_agreement every tool's JSON Schema agrees with its function signature
-fuzz           schema-valid arguments never crash a tool; invalid ones never
-               reach it; arbitrary and malformed turns never break the env
-isolation      an episode leaves no state behind for the next reset
-check_env      Gymnasium's own checker, on the env made through ``gym.make``
-============== ==============================================================
+A check may also raise :class:`CheckWarning` (a finding that is reported but
+does not fail validation, whatever the check's severity) or
+:class:`NotApplicable` (the property cannot be checked on this task, and why).
+Ids, severities and what each check guarantees are in
+:mod:`astra_gym.validation.policy`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,12 +27,16 @@ import gymnasium as gym
 
 from ..agents.oracle import OracleAgent
 from ..agents.random_agent import RandomAgent
-from ..answers import contains_answer
+from ..answers import contains_answer, find_answer
 from ..env import AstraEnv
+from ..evidence import argument_values
 from ..runner import run_episode
 from ..toolspec import read_signature, schema_problems, signature_problems
+from .adversaries import ADVERSARIES
+from .policy import POLICY
 
-__all__ = ["CHECKS", "CheckFailed", "CheckOptions", "TaskContext", "episode_digest"]
+__all__ = ["CHECKS", "CheckFailed", "CheckOptions", "CheckWarning", "NotApplicable",
+           "TaskContext", "episode_digest"]
 
 #: Error kinds a schema-valid call may end in without the tool being broken:
 #: a deliberate ``ValueError`` (defensive validation) or a calling-convention
@@ -51,7 +46,28 @@ _DELIBERATE_EXCEPTIONS = ("ValueError",)
 
 
 class CheckFailed(AssertionError):
-    """A check found the property violated; the message says how."""
+    """A check found the property violated; the message says how.
+
+    Attributes:
+        details: Figures behind the verdict (JSON data; in the report).
+    """
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or {}
+
+
+class CheckWarning(Exception):
+    """A finding worth reporting that does not fail validation (status ``warning``)."""
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or {}
+
+
+class NotApplicable(Exception):
+    """The check cannot apply to this task; the message says why (status ``not_applicable``)."""
+
 
 
 @dataclass(frozen=True)
@@ -64,12 +80,22 @@ class CheckOptions:
         floor_episodes: Random-agent episodes in ``floor``.
         floor_ratio: ``floor`` fails when the random agent's mean return
             reaches this fraction of the gold return.
+        gold_seeds: Episode seeds the gold path must succeed under
+            (``seed``, ``seed + 1``, ...): a tool may draw from the sandbox's
+            seeded RNG, but never so that the answer changes.
+        gameability_margin: ``gameability`` fails when an adversary scores
+            more than the gold return minus this.
+        fuzz_seconds: Time box of the generated calls of one tool in ``fuzz``;
+            past it, the check stops generating and warns, naming the tool.
     """
 
     seed: int = 0
     max_examples: int = 25
     floor_episodes: int = 5
     floor_ratio: float = 0.5
+    gold_seeds: int = 3
+    gameability_margin: float = 0.5
+    fuzz_seconds: float = 60.0
 
 
 @dataclass
@@ -120,29 +146,42 @@ def episode_digest(env_factory: Callable[[], AstraEnv], task_id: str, seed: int)
 # -- the checks ----------------------------------------------------------------------
 
 def check_gold(ctx: TaskContext) -> None:
-    """Replaying the gold calls solves every sub-task; success and an F1 return of 1."""
+    """Replaying the gold calls solves every sub-task under several seeds; success, F1 1."""
     env = ctx.make()
     try:
-        result = run_episode(env, OracleAgent(env.pack), seed=ctx.options.seed,
-                             task_id=ctx.task_id)
-        task = env.task
+        task = env.pack.task(ctx.task_id)
+        no_call = [sub.id for sub in task.subtasks if sub.needs_tool and sub.gold_call is None]
+        if no_call:
+            raise NotApplicable(
+                f"sub-task(s) {', '.join(no_call)} have answers but no gold call (a released "
+                "RL row): there are no calls to replay. The other checks still run; "
+                "`astra-gym run --agent openai` or your own agent shows whether the task "
+                "can be solved")
+        for seed in range(ctx.options.seed, ctx.options.seed + ctx.options.gold_seeds):
+            _gold_once(env, task, ctx.task_id, seed)
     finally:
         env.close()
-    assert task is not None
+
+
+def _gold_once(env: AstraEnv, task: Any, task_id: str, seed: int) -> None:
+    result = run_episode(env, OracleAgent(env.pack), seed=seed, task_id=task_id)
+    where = f"under episode seed {seed} (reset(seed={seed}))"
     solved = set(result.components["solved"])
     missing = [f"{sub.id} (answer {sub.answer!r}, gold call "
                f"{sub.gold_call.name if sub.gold_call else 'none'})"
                for sub in task.subtasks if sub.needs_tool and sub.id not in solved]
     if missing:
-        raise CheckFailed(f"the gold calls leave sub-task(s) unsolved: {'; '.join(missing)}. "
-                          "Replay them with `astra-gym run --agent oracle` and read the tool "
-                          "results: the answer must appear in a successful result")
+        raise CheckFailed(f"{where}, the gold calls leave sub-task(s) unsolved: "
+                          f"{'; '.join(missing)}. Replay them with `astra-gym run --agent "
+                          "oracle` and read the tool results: the answer must appear in a "
+                          "successful, not error-shaped result, and not only where the result "
+                          "repeats the call's arguments (docs/env.md)")
     if abs(result.reward - 1.0) > 1e-9 or abs(result.components["f1"] - 1.0) > 1e-9:
-        raise CheckFailed(f"the gold replay returned {result.reward:.6f} (F1 "
+        raise CheckFailed(f"{where}, the gold replay returned {result.reward:.6f} (F1 "
                           f"{result.components['f1']:.6f}), not 1.0")
     if not result.success:
-        raise CheckFailed(f"the gold replay solved every sub-task but is not a success: the "
-                          f"final answer {task.final_answer!r} was not accepted")
+        raise CheckFailed(f"{where}, the gold replay solved every sub-task but is not a "
+                          f"success: the final answer {task.final_answer!r} was not accepted")
 
 
 def check_noop(ctx: TaskContext) -> None:
@@ -183,6 +222,53 @@ def check_floor(ctx: TaskContext) -> None:
                           "find the answers, so the task rewards luck")
 
 
+def check_gameability(ctx: TaskContext) -> dict[str, Any]:
+    """Scripted reward hackers stay a clear margin below the gold return (1.0).
+
+    Each adversary of :mod:`astra_gym.validation.adversaries` plays one
+    episode. Its score is its F1 return, or 1.0 when the episode is a success
+    (an ``outcome`` reward would pay that), except for ``spam``, which replays
+    the gold path and has earned its success: only its F1 counts. The gap is
+    the gold return minus the best score; the check fails when it is below
+    ``gameability_margin``.
+    """
+    env = ctx.make(reward="f1")
+    scores: dict[str, float] = {}
+    try:
+        for name, (make_agent, success_counts) in ADVERSARIES.items():
+            result = run_episode(env, make_agent(env.pack, ctx.options.seed),
+                                 seed=ctx.options.seed, task_id=ctx.task_id)
+            score = float(result.components["f1"])
+            if success_counts and result.success:
+                score = 1.0
+            scores[name] = round(score, 6)
+    finally:
+        env.close()
+    best = max(scores, key=lambda name: scores[name])
+    gap = round(1.0 - scores[best], 6)
+    details = {"gap": gap, "scores": scores}
+    if gap < ctx.options.gameability_margin:
+        raise CheckFailed(
+            f"the {best!r} adversary scores {scores[best]:.3f} against the gold return 1.0 "
+            f"(gap {gap:.3f} < margin {ctx.options.gameability_margin}); scores: "
+            + ", ".join(f"{name} {value:.3f}" for name, value in scores.items())
+            + ". " + _GAMING_HINTS[best], details)
+    return details
+
+
+_GAMING_HINTS = {
+    "spam": "Repeating calls is cheap here: a task with many sub-tasks per call keeps "
+            "precision high; check the sub-task count",
+    "guess": "Guessed arguments find the answers: the mock data answers almost any call, "
+             "or a tool without required parameters returns the answer",
+    "echo": "Passing the answer in makes a tool return it in a way the echo rule does not "
+            "see (transformed, or in a field the tool derives from the argument)",
+    "dump": "Guessed calls plus a dump of every result pass: the mock data gives the "
+            "answers away to any call",
+    "question": "Repeating the question is a success: the answers are in the prompt",
+}
+
+
 def check_determinism(ctx: TaskContext) -> None:
     """Same seed and actions give the same transcript, here and in another process."""
     seed = ctx.options.seed
@@ -194,6 +280,11 @@ def check_determinism(ctx: TaskContext) -> None:
     if ctx.reference_digest is not None and ctx.reference_digest != first:
         raise CheckFailed("the same seed and actions gave a different transcript in a process "
                           "with another PYTHONHASHSEED")
+
+
+def check_seed_dependence(ctx: TaskContext) -> None:
+    """Tool results of the gold path are the same under two episode seeds."""
+    seed = ctx.options.seed
     outputs = []
     for episode_seed in (seed, seed + 1):
         env = ctx.make()
@@ -206,8 +297,11 @@ def check_determinism(ctx: TaskContext) -> None:
         changed = next(i for i, (a, b) in enumerate(zip(*outputs, strict=False)) if a != b)
         raise CheckFailed(f"gold call {changed + 1} returns different results under different "
                           f"episode seeds ({outputs[0][changed][:80]!r} vs "
-                          f"{outputs[1][changed][:80]!r}): the tool depends on the sandbox's "
-                          "random generator; tools must be functions of their arguments")
+                          f"{outputs[1][changed][:80]!r}): the tool draws from the sandbox's "
+                          "seeded random generator. That is legitimate (the `gold` check runs "
+                          "the gold path under several seeds), but it makes transcripts "
+                          "seed-specific; make the tool a function of its arguments if it "
+                          "need not be random")
 
 
 def check_leakage(ctx: TaskContext) -> None:
@@ -231,6 +325,14 @@ def check_leakage(ctx: TaskContext) -> None:
     leaks = [f"{label} {answer!r} appears in the {where}"
              for label, answer in answers for where, text in places
              if contains_answer(text, answer)]
+    for sub in task.subtasks:
+        # The solving rule never pays for an answer the call passed in itself: a gold call
+        # that does cannot be solved, and tells the agent what the answer must be.
+        if sub.gold_call is not None and any(
+                find_answer(value, sub.answer)
+                for value in argument_values(sub.gold_call.arguments)):
+            leaks.append(f"sub-task {sub.id}'s gold call {sub.gold_call.name} passes its own "
+                         f"answer {sub.answer!r} as an argument")
     if leaks:
         raise CheckFailed("; ".join(leaks[:5]) + (f" (and {len(leaks) - 5} more)"
                                                   if len(leaks) > 5 else ""))
@@ -278,10 +380,14 @@ def _crash(record: dict[str, Any], message: str) -> str | None:
     return f"{kind}: {message[:200]}"
 
 
+class _OutOfTime(Exception):
+    """The fuzz time box of one property is spent."""
+
+
 def check_fuzz(ctx: TaskContext) -> None:
     """Generated arguments and turns: tools do not crash, the env does not break."""
     try:
-        from hypothesis import HealthCheck, given, settings
+        from hypothesis import HealthCheck, Phase, given, settings
 
         from ..testing.strategies import (
             action_texts,
@@ -289,17 +395,35 @@ def check_fuzz(ctx: TaskContext) -> None:
             invalid_arguments,
             malformed_tool_calls,
         )
-    except ImportError as exc:  # pragma: no cover - hypothesis is a dev/testing extra
-        raise RuntimeError("the fuzz check needs hypothesis: pip install "
-                           f"'astra-gym[testing]' ({exc})") from None
+    except ImportError as exc:  # pragma: no cover - hypothesis is a runtime dependency
+        raise RuntimeError(f"the fuzz check needs hypothesis: pip install hypothesis ({exc})"
+                           ) from None
     env = ctx.make()
+    # No shrinking: a failing example is reported as found. Shrinking re-runs the tool
+    # hundreds of times, and a tool that exhausts its time budget made that take minutes.
     examples = settings(max_examples=ctx.options.max_examples, deadline=None, database=None,
-                        derandomize=True, suppress_health_check=list(HealthCheck))
+                        derandomize=True, suppress_health_check=list(HealthCheck),
+                        phases=(Phase.explicit, Phase.generate), report_multiple_bugs=False,
+                        print_blob=False)
+    clock: dict[str, float] = {"start": 0.0}
+    slow: list[str] = []
 
     def fresh_step(action: Any) -> tuple[list[dict[str, Any]], float, dict[str, Any]]:
+        if time.monotonic() - clock["start"] > ctx.options.fuzz_seconds:
+            raise _OutOfTime
+        clock["calls"] = clock.get("calls", 0) + 1
         env.reset(seed=ctx.options.seed, options={"task_id": ctx.task_id})
         observation, reward, _, _, info = env.step(action)
         return observation, reward, info
+
+    def run_boxed(prop: Callable[[], None], what: str) -> None:
+        clock.update(start=time.monotonic(), calls=0)
+        try:
+            prop()
+        except _OutOfTime:
+            elapsed = time.monotonic() - clock["start"]
+            slow.append(f"{what}: {clock['calls']} examples in {elapsed:.0f} s "
+                        f"({elapsed / max(1, clock['calls']):.2f} s each)")
 
     def tool_properties(name: str, schema: dict[str, Any]) -> list[Callable[[], None]]:
         @examples
@@ -339,15 +463,21 @@ def check_fuzz(ctx: TaskContext) -> None:
             # warns when it formats them, which says nothing about the env.
             warnings.filterwarnings("ignore", message="Generating overly large repr")
             for tool in tools:
-                for prop in tool_properties(tool["function"]["name"],
-                                            tool["function"]["parameters"]):
-                    prop()
-            any_turn_is_handled()
+                name = tool["function"]["name"]
+                for prop in tool_properties(name, tool["function"]["parameters"]):
+                    run_boxed(prop, f"tool {name!r}")
+            run_boxed(any_turn_is_handled, "generated turns")
     except AssertionError as exc:
-        notes = "; ".join(getattr(exc, "__notes__", []))
+        notes = "; ".join(note for note in getattr(exc, "__notes__", [])
+                          if not note.startswith("You can reproduce"))
         raise CheckFailed(f"{exc}{' [' + notes + ']' if notes else ''}") from None
     finally:
         env.close()
+    if slow:
+        raise CheckWarning(f"fuzzing stopped at the {ctx.options.fuzz_seconds:g} s time box "
+                           f"for: {'; '.join(slow)}. Slow tools make every episode slow; a "
+                           "call near the sandbox's time limit usually loops over its input",
+                           {"slow": slow})
 
 
 def check_isolation(ctx: TaskContext) -> None:
@@ -383,15 +513,18 @@ def check_gymnasium(ctx: TaskContext) -> None:
         raise CheckFailed("check_env warned: " + " | ".join(str(w.message) for w in caught))
 
 
-#: Every check by name, in the order they run.
-CHECKS: dict[str, Callable[[TaskContext], None]] = {
+#: Every check by id, in the order they run (ids and severities: :data:`~.policy.POLICY`).
+CHECKS: dict[str, Callable[[TaskContext], dict[str, Any] | None]] = {
     "gold": check_gold,
     "noop": check_noop,
     "floor": check_floor,
+    "gameability": check_gameability,
     "determinism": check_determinism,
+    "seed_dependence": check_seed_dependence,
     "leakage": check_leakage,
     "schema_agreement": check_schema_agreement,
     "fuzz": check_fuzz,
     "isolation": check_isolation,
     "check_env": check_gymnasium,
 }
+assert list(CHECKS) == list(POLICY), "every check needs a policy entry, in the same order"

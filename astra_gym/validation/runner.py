@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,11 @@ import gymnasium as gym
 from ..pack import Pack
 from ..progress import Progress
 from ..registration import register_pack
-from .checks import CHECKS, CheckFailed, CheckOptions, TaskContext
+from .checks import CHECKS, CheckFailed, CheckOptions, CheckWarning, NotApplicable, TaskContext
+from .policy import POLICY, POLICY_VERSION, STATUSES
 
-__all__ = ["CheckResult", "ValidationReport", "resolve_target", "run_checks", "validate"]
+__all__ = ["CheckResult", "ValidationReport", "installed_location", "resolve_target",
+           "run_checks", "validate", "write_manifest_summary"]
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,17 @@ class CheckResult:
 
     Attributes:
         task_id: The task.
-        check: The check's name.
-        status: ``passed``, ``failed`` or ``errored`` (the check could not run).
-        message: Why it failed or errored ("" when it passed).
+        check: The check's id.
+        status: One of :data:`~.policy.STATUSES`: ``passed``; ``failed`` (an
+            ``error``-severity check found the property violated);
+            ``warning`` (a ``warning``-severity check did, or any check
+            reported a finding that does not fail); ``not_applicable`` (the
+            message says why); ``errored`` (the check could not run).
+        message: Why it did not pass ("" when it passed).
         seconds: How long it took.
+        severity: The check's severity under the policy.
+        details: Figures behind the verdict (``gameability``: the gap and
+            every adversary's score).
     """
 
     task_id: str
@@ -48,6 +57,8 @@ class CheckResult:
     status: str
     message: str
     seconds: float
+    severity: str = "error"
+    details: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,16 +68,23 @@ def run_checks(ctx: TaskContext, checks: Sequence[str]) -> list[CheckResult]:
     """Run checks on one task; never raises for a failing or broken check."""
     results = []
     for name in checks:
+        severity = POLICY[name].severity
         start = time.perf_counter()
+        details: dict[str, Any] = {}
         try:
-            CHECKS[name](ctx)
+            details = CHECKS[name](ctx) or {}
             status, message = "passed", ""
         except CheckFailed as exc:
-            status, message = "failed", str(exc)
+            status = "failed" if severity == "error" else "warning"
+            message, details = str(exc), exc.details
+        except CheckWarning as exc:
+            status, message, details = "warning", str(exc), exc.details
+        except NotApplicable as exc:
+            status, message = "not_applicable", str(exc)
         except Exception as exc:  # a check that cannot run must not stop the others
             status, message = "errored", f"{type(exc).__name__}: {exc}"
         results.append(CheckResult(ctx.task_id, name, status, message,
-                                   time.perf_counter() - start))
+                                   time.perf_counter() - start, severity, details))
     return results
 
 
@@ -116,51 +134,116 @@ def _check_task(item: tuple[str, str, str | None]) -> list[CheckResult]:
 def _init_worker(env_id: str, pack: str, checks: Sequence[str], options: CheckOptions) -> None:
     if env_id not in gym.registry:  # spawned workers start with a fresh registry
         register_pack(pack)
+    keep_hypothesis_out_of_cwd()
     _worker.update(checks=list(checks), options=options)
+
+
+def _cache_home() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "astra-gym" / "hypothesis"
+
+
+def keep_hypothesis_out_of_cwd() -> None:
+    """Point hypothesis's storage at a cache directory, not ``./.hypothesis``.
+
+    The fuzz check keeps no example database, but hypothesis still caches
+    what it learns about the code under test in its storage directory, which
+    defaults to the working directory: ``astra-gym validate`` must not leave
+    files where it is run. A user's own ``HYPOTHESIS_STORAGE_DIRECTORY`` wins.
+    """
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        return
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    home = _cache_home()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError:  # no writable home: a private temporary directory
+        import tempfile
+
+        home = Path(tempfile.mkdtemp(prefix="astra-gym-hypothesis-"))
+    set_hypothesis_home_dir(home)
 
 
 @dataclass
 class ValidationReport:
-    """Results of a validation run, task by task and check by check."""
+    """Results of a validation run, task by task and check by check.
+
+    Attributes:
+        env_id: The env validated.
+        pack: Its pack directory.
+        checks: The check ids run.
+        results: One result per task and check.
+        seconds: Wall time.
+        problems: Pack-level problems (an empty pack); each fails the run.
+        policy_version: The policy the checks ran under.
+    """
 
     env_id: str
     pack: Path
     checks: list[str]
     results: list[CheckResult]
     seconds: float
+    problems: list[str] = field(default_factory=list)
+    policy_version: str = POLICY_VERSION
 
     @property
     def ok(self) -> bool:
-        """Whether every check passed on every task."""
-        return all(result.status == "passed" for result in self.results)
+        """No pack problem, no failed and no errored check (warnings are allowed)."""
+        return not self.problems and all(
+            result.status not in ("failed", "errored") for result in self.results)
+
+    @property
+    def strict_ok(self) -> bool:
+        """:attr:`ok`, and no warning either (``--strict``)."""
+        return self.ok and all(result.status != "warning" for result in self.results)
 
     def summary(self) -> dict[str, dict[str, Any]]:
-        """Per check: passed / failed / errored counts and the first failing task ids."""
+        """Per check: its severity, a count per status and the first tasks that did not pass."""
         table: dict[str, dict[str, Any]] = {
-            name: {"passed": 0, "failed": 0, "errored": 0, "first_failures": []}
+            name: {"severity": POLICY[name].severity, **dict.fromkeys(STATUSES, 0),
+                   "first_failures": []}
             for name in self.checks}
         for result in self.results:
             row = table[result.check]
             row[result.status] += 1
-            if result.status != "passed" and len(row["first_failures"]) < 3:
+            if result.status not in ("passed", "not_applicable") and len(
+                    row["first_failures"]) < 3:
                 row["first_failures"].append(result.task_id)
         return table
 
+    def gaps(self) -> dict[str, float]:
+        """The ``gameability`` gap (gold return minus the best adversary's score) per task."""
+        return {result.task_id: result.details["gap"] for result in self.results
+                if result.check == "gameability" and "gap" in result.details}
+
     def format_table(self) -> str:
         """The summary as a fixed-width table (what the CLI prints)."""
-        header = f"{'check':<17} {'passed':>6} {'failed':>6} {'errored':>7}  first failing tasks"
+        header = (f"{'check':<17} {'severity':<8} {'passed':>6} {'failed':>6} {'warn':>5} "
+                  f"{'n/a':>5} {'errored':>7}  first tasks not passing")
         lines = [header, "-" * len(header)]
         for name, row in self.summary().items():
-            lines.append(f"{name:<17} {row['passed']:>6} {row['failed']:>6} "
+            lines.append(f"{name:<17} {row['severity']:<8} {row['passed']:>6} "
+                         f"{row['failed']:>6} {row['warning']:>5} {row['not_applicable']:>5} "
                          f"{row['errored']:>7}  {', '.join(row['first_failures'])}")
+        gaps = self.gaps()
+        if gaps:
+            worst = min(gaps, key=lambda task: gaps[task])
+            ordered = sorted(gaps.values())
+            lines.append(f"gameability gap (gold return - best adversary): smallest "
+                         f"{gaps[worst]:.2f} ({worst}), median {ordered[len(ordered) // 2]:.2f}")
+        lines.extend(f"PACK PROBLEM: {problem}" for problem in self.problems)
         tasks = len({result.task_id for result in self.results})
-        lines.append(f"{tasks} tasks x {len(self.checks)} checks in {self.seconds:.1f} s: "
-                     f"{'all passed' if self.ok else 'FAILED'}")
+        warnings = sum(result.status == "warning" for result in self.results)
+        verdict = "FAILED" if not self.ok else (
+            f"passed with {warnings} warning(s)" if warnings else "all passed")
+        lines.append(f"{tasks} tasks x {len(self.checks)} checks in {self.seconds:.1f} s "
+                     f"(policy {self.policy_version}): {verdict}")
         return "\n".join(lines)
 
     def manifest_summary(self) -> dict[str, Any]:
         """What ``--write-manifest`` stores under ``validation.checks``."""
-        return {name: {k: row[k] for k in ("passed", "failed", "errored")}
+        return {name: {k: row[k] for k in ("severity", *STATUSES)}
                 for name, row in self.summary().items()}
 
 
@@ -199,6 +282,13 @@ def validate(target: str | os.PathLike[str], checks: Iterable[str] | None = None
     options = options or CheckOptions()
     env_id, pack = resolve_target(target)
     ids = list(task_ids) if task_ids is not None else list(Pack(pack).task_ids)
+    if not ids:
+        problem = ("the pack has no tasks: nothing to train on (did every row fail to "
+                   "compile? see the compile report)" if task_ids is None else
+                   "no task selected")
+        return ValidationReport(env_id, pack, selected, [], time.perf_counter() - start,
+                                [problem])
+    keep_hypothesis_out_of_cwd()
     digests: dict[str, str] = {}
     if "determinism" in selected:
         digests = _digest_in_other_process(env_id, pack, ids, options.seed)
@@ -223,3 +313,78 @@ def validate(target: str | os.PathLike[str], checks: Iterable[str] | None = None
                 for task_results in pool.map(_check_task, items, chunksize=1):
                     collect(task_results)
     return ValidationReport(env_id, pack, selected, results, time.perf_counter() - start)
+
+
+def installed_location(path: str | os.PathLike[str]) -> str | None:
+    """Where ``path`` was installed by pip, or None for a source directory.
+
+    A pack is installed when it lies in a site directory (purelib, platlib,
+    a site or user site directory), or when a ``*.dist-info`` next to it or
+    up to three directories above lists its files in ``RECORD`` (``pip
+    install --target``, a packaged pack inside another package). An editable
+    install leaves the source directory a source directory.
+
+    Args:
+        path: A pack directory.
+
+    Returns:
+        The site directory or the ``*.dist-info`` directory that claims the
+        path, or None.
+    """
+    import site
+    import sysconfig
+
+    resolved = Path(path).resolve()
+    roots = {sysconfig.get_paths().get(key) for key in ("purelib", "platlib")}
+    roots.update(getattr(site, "getsitepackages", list)())
+    user_site = getattr(site, "getusersitepackages", lambda: None)()
+    roots.add(user_site if isinstance(user_site, str) else None)
+    for root in sorted(r for r in roots if r):
+        if resolved.is_relative_to(Path(root).resolve()):
+            return root
+    for ancestor in [resolved, *resolved.parents][:4]:
+        for info in sorted(ancestor.glob("*.dist-info")):
+            try:
+                record = (info / "RECORD").read_text(encoding="utf-8")
+            except OSError:
+                continue
+            for line in record.splitlines():
+                name = line.split(",", 1)[0]
+                if name and (ancestor / name).resolve().is_relative_to(resolved):
+                    return str(info)
+    return None
+
+
+def write_manifest_summary(report: ValidationReport) -> Path:
+    """Store the report's per-check summary and policy version in the pack's manifest.
+
+    Args:
+        report: A finished validation report.
+
+    Returns:
+        The manifest path written.
+
+    Raises:
+        PermissionError: The pack lies in an installed package: its files
+            belong to pip (a reinstall would undo the change, an uninstall
+            would leave it behind), so write the summary into the pack's
+            source directory and reinstall.
+    """
+    from ..pack import MANIFEST_FILE, validate_manifest
+
+    where = installed_location(report.pack)
+    if where is not None:
+        raise PermissionError(
+            f"{report.pack} is part of an installed package (in {where}); --write-manifest "
+            "never edits installed files. Validate the pack's source directory instead "
+            "(astra-gym validate path/to/pack --write-manifest) and reinstall it")
+    path = report.pack / MANIFEST_FILE
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    validation = manifest.setdefault("validation", {})
+    validation["checks"] = report.manifest_summary()
+    validation["policy"] = report.policy_version
+    validate_manifest(manifest, str(path))
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -152,6 +152,25 @@ class CompileResult:
         counts = Counter(reason.code for outcome in self.outcomes for reason in outcome.reasons)
         return dict(sorted(counts.items()))
 
+    @property
+    def answer_only(self) -> list[str]:
+        """Compiled tasks with a tool-needing sub-task that has no gold call."""
+        return [outcome.task.task_id for outcome in self.outcomes
+                if outcome.task is not None and _has_answer_only(outcome.task)]
+
+    @property
+    def warnings(self) -> list[str]:
+        """What compiled but deserves attention (printed by the CLI, kept in report.json)."""
+        found = []
+        answer_only = self.answer_only
+        if answer_only:
+            found.append(
+                f"{len(answer_only)} compiled task(s) have answer-only sub-tasks (released RL "
+                f"rows: gold answers, no gold calls), e.g. {answer_only[0]}. There is no gold "
+                "path to replay, so `astra-gym validate` reports `gold` as not applicable for "
+                "them and nothing proves they are solvable")
+        return found
+
     def summary(self) -> str:
         """A short human summary (what the CLI prints)."""
         lines = [f"compiled {self.compiled} of {len(self.outcomes)} rows into pack "
@@ -164,7 +183,12 @@ class CompileResult:
         languages = ", ".join(f"{k} {v}" for k, v in self.manifest["languages"].items())
         lines += [f"  domains: {domains or '-'}", f"  languages: {languages or '-'}",
                   f"  hops: {hops or '-'}", f"  report: {self.out / REPORT_FILE}"]
+        lines += [f"  warning: {warning}" for warning in self.warnings]
         return "\n".join(lines)
+
+
+def _has_answer_only(task: Task) -> bool:
+    return any(sub.needs_tool and sub.gold_call is None for sub in task.subtasks)
 
 
 def _dedupe_task_ids(outcomes: list[RowOutcome]) -> None:
@@ -224,6 +248,9 @@ def compile_files(inputs: Iterable[str | os.PathLike[str]], name: str,
               "compiled": len(tasks), "rejected": len(outcomes) - len(tasks),
               "rejection_reasons": validation["rejection_reasons"],
               "entries": [outcome.to_report() for outcome in outcomes]}
+    result = CompileResult(outcomes, manifest, out_dir)
+    report["warnings"] = result.warnings
+    report["answer_only_tasks"] = result.answer_only
     (out_dir / REPORT_FILE).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n",
                                        encoding="utf-8")
-    return CompileResult(outcomes, manifest, out_dir)
+    return result

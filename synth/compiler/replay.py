@@ -2,14 +2,17 @@
 
 Tool code in a trace is fresh from an LLM, so the compiler replays it in
 ``process`` isolation (a separate interpreter with rlimits and a watchdog).
-A gold call passes only when it returns normally *and* its result contains
-the gold answer under :mod:`astra_gym.answers`; an error whose message
-happens to contain the answer never counts.
+A gold call passes only when it returns normally *and* its result solves its
+sub-task under the env's own rule (:mod:`astra_gym.evidence`): it contains the
+gold answer, is not error-shaped, and does not merely repeat the call's
+arguments. An error whose message happens to contain the answer never counts,
+and a row whose gold call passes the answer *as an argument* cannot compile:
+the env would never pay an agent for that call either.
 """
 
 from __future__ import annotations
 
-from astra_gym.answers import contains_answer
+from astra_gym.evidence import unsolved_reason
 from astra_gym.sandbox import ErrorKind, Sandbox
 
 from .rows import Draft, Reason
@@ -77,8 +80,9 @@ def replay_gold_calls(draft: Draft, sandbox: Sandbox) -> list[Reason]:
             if not result.ok:
                 reasons.append(Reason("replay", f"{where} failed ({result.error_kind}): "
                                                 f"{_short(result.error or '')}"))
-            elif not contains_answer(result.output, replay.answer):
+            elif (problem := unsolved_reason(result.output, replay.answer,
+                                             replay.arguments)) is not None:
+                problem = problem.replace("answer", "gold answer", 1)
                 reasons.append(Reason("answer", f"{where} returned {_short(result.output)!r}, "
-                                                f"which does not contain the gold answer "
-                                                f"{replay.answer!r}"))
+                                                f"which {problem}"))
     return reasons

@@ -28,12 +28,13 @@ from astra_gym.pack import GoldCall, SubTask, Task, TaskSource, Tool
 from astra_gym.parsers import CallSyntaxError, bind_arguments, parse_python_call
 from astra_gym.toolspec import read_signature, schema_problems, signature_problems
 
+from ..language import detect_language
 from ..trace import TraceNode, answer_text, check_dag, node_id, read_trace
+from .background import KNOWN_HEADING, user_context
 from .inputs import SourceRow
 
 __all__ = ["Draft", "Reason", "Replay", "RowRejected", "detect_shape", "draft_task"]
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -101,7 +102,7 @@ def _language(metadata: dict[str, Any], text: str) -> str:
     language = metadata.get("language")
     if isinstance(language, str) and language.strip():
         return language.strip().lower()
-    return "zh" if _CJK.search(text) else "en"
+    return detect_language(text)
 
 
 def detect_shape(row: Any) -> str:
@@ -379,17 +380,28 @@ def _draft_step_row(source: SourceRow, shape: str) -> Draft:
     if reasons:
         raise RowRejected(reasons, task_id)
 
-    background = row.get("background", metadata.get("background"))
     content = question.strip()
+    answers = [sub.answer for sub in subtasks]
+    final_answer = answer_text(row.get("final_answer"))
+    if final_answer:
+        answers.append(final_answer)
+    background = row.get("background", metadata.get("background"))
     if isinstance(background, str) and background.strip():
         content = f"{background.strip()}\n\n{content}"
+    else:
+        known, dropped = user_context(metadata.get("knowledge_corpus"), answers)
+        if known is not None:
+            content = f"{KNOWN_HEADING} {known}\n\n{content}"
+        if dropped:
+            tools.notes.append(f"{dropped} clause(s) of the user's known information contain "
+                               "a gold answer and were left out of the prompt")
     domain = metadata.get("domain", row.get("domain"))
     task = Task(
         task_id=task_id, source=TaskSource(source.file, source.line, uuid),
         domain=domain.strip() if isinstance(domain, str) and domain.strip() else "general",
         language=_language(metadata, question),
         prompt=({"role": "user", "content": content},),
-        final_answer=answer_text(row.get("final_answer")), subtasks=tuple(subtasks),
+        final_answer=final_answer, subtasks=tuple(subtasks),
         tools=tuple(tools.tools.values()),
         scenario_type=row.get("scenario_type") if isinstance(row.get("scenario_type"), str)
         else None)

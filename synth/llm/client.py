@@ -262,6 +262,49 @@ class LLMClient:
         if sdk is not None and loop is asyncio.get_running_loop():
             await sdk.close()  # one made on an earlier (finished) loop cannot be closed here
 
+    async def check_endpoint(self) -> list[str]:
+        """Ask the endpoint for its models once, before a run sends it any work.
+
+        A run over thousands of records should not discover a wrong URL, a
+        server that is down or a rejected key record by record, each after its
+        retries: one ``GET /models`` finds out at once. A server without that
+        route (HTTP 404/405) is reachable, so it only earns a warning.
+
+        Returns:
+            Warnings (an unlisted model, a server without ``/models``).
+
+        Raises:
+            LLMError: The endpoint cannot be reached, does not answer within
+                the timeout, rejects the API key (HTTP 401/403) or fails (5xx).
+            ImportError: The openai package is missing (the message says how
+                to install it).
+            ValueError: The client is offline (an offline run needs no endpoint).
+        """
+        if self.offline:
+            raise ValueError("an offline client has no endpoint to check")
+        where = self.base_url or "https://api.openai.com/v1"
+        try:
+            async with asyncio.timeout(min(self.timeout, 30.0)):
+                page = await self._client().models.list()
+        except ImportError:
+            raise
+        except Exception as exc:
+            status = getattr(exc, "status_code", None)
+            if status in (404, 405):
+                return [f"{where} has no GET /models route (HTTP {status}); is the URL the "
+                        "API root (usually ending in /v1)?"]
+            failure = self._classify(exc)
+            reason = failure[1] if failure is not None else _describe(exc)
+            if status in (401, 403):
+                reason = f"the endpoint rejected the API key ({reason})"
+            raise LLMError(f"endpoint {where} is not usable: {reason}", model=self.model,
+                           attempts=1, key="", status_code=status) from exc
+        listed = [str(_get(item, "id")) for item in (_get(page, "data") or [])]
+        if listed and self.model not in listed:
+            shown = ", ".join(listed[:10]) + (", ..." if len(listed) > 10 else "")
+            return [f"{where} does not list model {self.model!r} (it lists {shown})"]
+        return []
+
     # -- the call ---------------------------------------------------------------
 
     async def complete(self, messages: Sequence[Mapping[str, Any]], *,

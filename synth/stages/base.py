@@ -10,22 +10,24 @@ from __future__ import annotations
 
 import copy
 import json
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from synth.language import detect_language
 from synth.llm import Completion, LLMClient, LLMError
 from synth.prompts import Prompt
 from synth.trace import TraceNode, validate_trace
 
 __all__ = [
     "ID_SCHEMA",
+    "MAX_ASKS",
     "CallTally",
     "StageFailure",
     "ask",
     "detect_language",
     "provenance_entry",
+    "reask_note",
     "render_trace_json",
     "render_trace_lines",
     "valid_trace",
@@ -34,8 +36,6 @@ __all__ = [
 
 ID_SCHEMA: dict[str, Any] = {"anyOf": [{"type": "integer"}, {"type": "string", "minLength": 1}]}
 """JSON schema of a ``_uuid`` in a model's reply."""
-
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 class StageFailure(Exception):
@@ -84,10 +84,60 @@ class CallTally:
             self.completion_tokens += int(completion.usage.get("completion_tokens", 0))
 
 
+MAX_ASKS = 3
+"""The most times one question is put to the model when its (schema-valid) replies are
+rejected: the first ask and two re-asks (ASTRA retried a misaligned reply at most 3 times)."""
+
+
+def reask_note(reason: str, ask_number: int, max_asks: int) -> str:
+    """The follow-up message that re-asks after a rejected reply.
+
+    It says why the reply was rejected and which ask this is, so the re-ask is
+    a different request: its cache key differs from the first one's, the model
+    gets a fresh completion (even at temperature 0) and can fix the mistake,
+    and a replay from the cache asks exactly the same questions again.
+
+    Args:
+        reason: Why the previous reply was rejected.
+        ask_number: The number of the ask this message starts (2 for the first re-ask).
+        max_asks: The bound on asks.
+
+    Returns:
+        The message text.
+    """
+    return (f"Your reply was rejected: {reason}\nThis is attempt {ask_number} of {max_asks}. "
+            "Reply again with the complete JSON, corrected.")
+
+
+async def _complete(client: LLMClient, stage: str, what: str, messages: list[dict[str, Any]],
+                    *, schema: Mapping[str, Any], temperature: float | None,
+                    max_tokens: int | None, tally: CallTally, **params: Any) -> Completion:
+    """One schema-checked completion; an :class:`~synth.llm.LLMError` becomes a failure."""
+    try:
+        completion = await client.complete(messages, temperature=temperature,
+                                           max_tokens=max_tokens, schema=schema, **params)
+    except LLMError as exc:
+        tally.attempts += exc.attempts
+        raise StageFailure(stage, f"{what}: LLM call failed: {exc.reason} (after "
+                                  f"{exc.attempts} attempt{'s' if exc.attempts != 1 else ''})"
+                           ) from exc
+    tally.add(completion)
+    return completion
+
+
 async def ask(client: LLMClient, stage: str, what: str, content: str, *, schema: Mapping[str, Any],
               temperature: float | None, max_tokens: int | None, tally: CallTally,
+              check: Callable[[Any], object] | None = None, max_asks: int = MAX_ASKS,
               **params: Any) -> Any:
-    """One user-message completion whose reply must satisfy ``schema``.
+    """One user-message completion whose reply must satisfy ``schema`` (and ``check``).
+
+    A reply can satisfy the schema and still be unusable (a trace that is not a
+    DAG, ids that do not match the trace). ``check`` rejects such a reply by
+    raising :class:`StageFailure`; the question is then asked again, as a
+    follow-up turn carrying the reply and the reason (:func:`reask_note`), at
+    most ``max_asks`` times in all. Each ask is its own request, cached under
+    its own key, so a rejected reply in the cache never blocks a record: the
+    next ask is a new question, and a replay asks the same sequence.
 
     Args:
         client: The LLM client.
@@ -97,28 +147,44 @@ async def ask(client: LLMClient, stage: str, what: str, content: str, *, schema:
         schema: The JSON schema of the reply.
         temperature: Sampling temperature.
         max_tokens: Completion length cap.
-        tally: Where to count the call.
+        tally: Where to count the calls.
+        check: Raises :class:`StageFailure` for a schema-valid reply that the
+            stage cannot use (what it returns is ignored); ``None`` accepts
+            every schema-valid reply.
+        max_asks: The most asks (at least 1) when ``check`` rejects replies.
         **params: Further ``complete()`` parameters (e.g. ``seed``).
 
     Returns:
-        The validated JSON value.
+        The validated (and accepted) JSON value.
 
     Raises:
-        StageFailure: The client gave up (:class:`~synth.llm.LLMError`);
-            :class:`~synth.llm.OfflineMiss` propagates unchanged, since a
-            missing cache entry is not a property of the record.
+        StageFailure: The client gave up (:class:`~synth.llm.LLMError`), or
+            ``check`` rejected ``max_asks`` replies (the last reason, and the
+            count); :class:`~synth.llm.OfflineMiss` propagates unchanged, since
+            a missing cache entry is not a property of the record.
+        ValueError: ``max_asks`` is below 1.
     """
-    try:
-        completion = await client.complete([{"role": "user", "content": content}],
-                                           temperature=temperature, max_tokens=max_tokens,
-                                           schema=schema, **params)
-    except LLMError as exc:
-        tally.attempts += exc.attempts
-        raise StageFailure(stage, f"{what}: LLM call failed: {exc.reason} (after "
-                                  f"{exc.attempts} attempt{'s' if exc.attempts != 1 else ''})"
-                           ) from exc
-    tally.add(completion)
-    return completion.value
+    if max_asks < 1:
+        raise ValueError(f"max_asks must be at least 1, not {max_asks}")
+    messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
+    for ask_number in range(1, max_asks + 1):
+        completion = await _complete(client, stage, what, messages, schema=schema,
+                                     temperature=temperature, max_tokens=max_tokens,
+                                     tally=tally, **params)
+        if check is None:
+            return completion.value
+        try:
+            check(completion.value)
+        except StageFailure as rejection:
+            if ask_number == max_asks:
+                suffix = f" ({max_asks} replies rejected)" if max_asks > 1 else ""
+                raise StageFailure(stage, rejection.reason + suffix) from rejection
+            messages = [*messages, {"role": "assistant", "content": completion.text},
+                        {"role": "user", "content": reask_note(rejection.reason, ask_number + 1,
+                                                               max_asks)}]
+            continue
+        return completion.value
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def provenance_entry(stage: str, client: LLMClient, prompt: Prompt | Sequence[Prompt],
@@ -214,19 +280,3 @@ def render_trace_lines(record: Mapping[str, Any]) -> str:
         f"is_parallel:{json.dumps(item.get('is_parallel'))} "
         f"dep:{json.dumps(item.get('dependency'))} q:{item.get('sub_question')} "
         f"a:{item.get('sub_answer')}" for item in _raw_items(record))
-
-
-def detect_language(*texts: Any) -> str:
-    """``"zh"`` when any text has CJK characters, else ``"en"``.
-
-    Args:
-        *texts: Texts to look at (non-strings are ignored).
-
-    Returns:
-        The language code.
-
-    Example:
-        >>> detect_language("weather", "天气"), detect_language("bank", None)
-        ('zh', 'en')
-    """
-    return "zh" if any(isinstance(t, str) and _CJK.search(t) for t in texts) else "en"

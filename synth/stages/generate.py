@@ -6,7 +6,11 @@ Input rows have ASTRA's data shapes (research/astra.md A.0):
   corpus: unconditional generation; ``knowledge/en/context.jsonl``: a user
   background the answers must agree with): mode ``"knowledge"``;
 * ``{"question", "domain"}`` (``knowledge/en/questions.jsonl``): mode
-  ``"question"``, decompose the given question;
+  ``"question"``, decompose the given question; a plain ``{"question",
+  "answer"}`` row (``domain`` optional, default ``"general"``) also gives the
+  answer, which the prompt passes on and the row keeps as its
+  ``final_answer`` (the model's own restatement is kept in
+  ``_metadata.model_final_answer``);
 * ``{"domain", "knowledge_corpus", "mode": "taxonomy"}`` (a taxonomy leaf from
   :func:`synth.taxonomy.taxonomy_leaves`; the corpus is the JSON object
   ``{"description", "example_query"}``): mode ``"taxonomy"``, a task on the
@@ -165,10 +169,37 @@ def _taxonomy_leaf(corpus: str) -> tuple[str, str]:
     return description.strip(), example.strip()
 
 
-def _source_block(mode: str, corpus: str, question: str) -> str:
+def _check_trace(reply: Mapping[str, Any], min_hops: int, max_hops: int) -> None:
+    """Reject a reply whose trace is not a layered DAG or whose depth is out of range."""
+    nodes = valid_trace(reply, STAGE)
+    depth = max(node.hop_level for node in nodes)
+    if not min_hops <= depth <= max_hops:
+        raise StageFailure(STAGE, f"trace depth {depth} (deepest hop_level) is outside the "
+                                  f"allowed range [{min_hops}, {max_hops}]")
+
+
+def _given_answer(record: Mapping[str, Any]) -> str | int | float | None:
+    """The user's own answer of a question row (``{"question", "answer"}``), if it has one."""
+    answer = record.get("answer")
+    if answer is None:
+        return None
+    if isinstance(answer, bool) or not isinstance(answer, str | int | float) or (
+            isinstance(answer, str) and not answer.strip()):
+        raise StageFailure(STAGE, "input row: answer must be a non-empty string or a number, "
+                                  f"not {answer!r}")
+    return answer.strip() if isinstance(answer, str) else answer
+
+
+def _source_block(mode: str, corpus: str, question: str,
+                  answer: str | int | float | None = None) -> str:
     if mode == "question":
-        return ("The main question is given. Use it as `main_question` without changing it, and "
-                f"decompose it:\n{question}")
+        block = ("The main question is given. Use it as `main_question` without changing it, "
+                 f"and decompose it:\n{question}")
+        if answer is not None:
+            block += ("\n\nIts final answer is given too. Use it as `final_answer` without "
+                      "changing it; the sub-questions must lead to exactly this answer:\n"
+                      f"{answer}")
+        return block
     if corpus:
         return ("Background knowledge (build the task on it; every answer must agree with it):\n"
                 f"{corpus}")
@@ -213,6 +244,7 @@ async def generate(record: Mapping[str, Any], client: LLMClient, *, mode: str | 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES} or 'auto', not {mode!r}")
     question = _text_field(record, "question", required=True) if mode == "question" else ""
+    given_answer = _given_answer(record) if mode == "question" else None
     corpus = (_text_field(record, "knowledge_corpus", required=mode == "taxonomy")
               if mode in ("knowledge", "taxonomy") else "")
     domain = _text_field(record, "domain", required=mode != "question") or "general"
@@ -226,21 +258,23 @@ async def generate(record: Mapping[str, Any], client: LLMClient, *, mode: str | 
         source_block = leaf_prompt.render(description=description or "(none)",
                                           example_query=example or "(none)")
     else:
-        source_block = _source_block(mode, corpus, question)
+        source_block = _source_block(mode, corpus, question, given_answer)
     content = prompt.render(domain=domain, source_block=source_block,
                             min_hops=min_hops, max_hops=max_hops)
     tally = CallTally()
     extra = {"seed": attempt} if attempt else {}
+
+    def check(reply: Mapping[str, Any]) -> None:
+        _check_trace(reply, min_hops, max_hops)
+
     reply = await ask(client, STAGE, "generation", content, schema=GENERATE_SCHEMA,
-                      temperature=temperature, max_tokens=max_tokens, tally=tally, **extra)
+                      temperature=temperature, max_tokens=max_tokens, tally=tally,
+                      check=check, **extra)
 
     candidate = {key: copy.deepcopy(reply[key]) for key in
                  ("scenario_type", "main_question", "final_answer", "decomposition_trace")}
-    nodes = valid_trace(candidate, STAGE)
-    depth = max(node.hop_level for node in nodes)
-    if not min_hops <= depth <= max_hops:
-        raise StageFailure(STAGE, f"trace depth {depth} (deepest hop_level) is outside the "
-                                  f"allowed range [{min_hops}, {max_hops}]")
+    if given_answer is not None:  # the user's answer is the truth, not the model's restatement
+        candidate["final_answer"] = given_answer
 
     metadata: dict[str, Any] = {
         "domain": domain,
@@ -256,6 +290,9 @@ async def generate(record: Mapping[str, Any], client: LLMClient, *, mode: str | 
     }
     if mode == "question":
         metadata["question"] = question
+        if given_answer is not None:
+            metadata["answer"] = given_answer
+            metadata["model_final_answer"] = reply["final_answer"]
     if mode == "taxonomy":
         metadata["taxonomy_prompt_version"] = prompts[1].version
     row = {**candidate, "uuid": row_uuid(record, attempt, min_hops, max_hops),

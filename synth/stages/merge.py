@@ -5,13 +5,16 @@ per tool-needing sub-question):
 
 1. **Check every environment.** Each non-null env must have a tool document
    with ``name``/``description``/``parameters``, code and a call statement, and
-   the statement must replay in the sandbox with a result that contains the
-   sub-answer (:func:`astra_gym.answers.contains_answer`, never a raw
-   substring). A tool-needing sub-question without an env fails too. Any
-   violation fails the row.
+   the statement must replay in the sandbox with a result that solves the
+   sub-question under the env's rule (:func:`astra_gym.evidence.result_solves`:
+   the sub-answer under :func:`astra_gym.answers.contains_answer`, never a raw
+   substring; not error-shaped; not only an echo of the arguments). A
+   tool-needing sub-question without an env fails too. Any violation fails
+   the row.
 2. **Cluster by intent** with one LLM call (``merge_cluster``). The reply must
    assign every tool-needing ``_uuid`` to exactly one cluster: exhaustive, no
-   duplicates, no unknown ids; otherwise the row fails (fail-closed).
+   duplicates, no unknown ids; otherwise it is re-asked (at most
+   :data:`~synth.stages.base.MAX_ASKS` asks) and then the row fails (fail-closed).
 3. **Merge each cluster of several members.** The base is the first member's
    tool. The model edits only the base code's mock data (``merge_code``); the
    merged function must keep the base signature exactly and compile under the
@@ -42,7 +45,7 @@ from typing import Any
 
 import jsonschema
 
-from astra_gym.answers import contains_answer
+from astra_gym.evidence import unsolved_reason
 from astra_gym.parsers.python_call import CallSyntaxError, bind_arguments, parse_python_call
 from astra_gym.sandbox import Sandbox, SandboxSession
 from astra_gym.toolspec import FunctionSignature, read_signature
@@ -157,9 +160,10 @@ def _call_problem(statement: Any, doc: Mapping[str, Any], signature: FunctionSig
     if not result.ok:
         return (f"the call {statement!r} failed ({result.error_kind}): "
                 f"{_short(result.error or '')}"), result.output
-    if not contains_answer(result.output, answer):
-        return (f"the call {statement!r} returned {_short(result.output)!r}, which does not "
-                f"contain the answer {answer!r}"), result.output
+    problem = unsolved_reason(result.output, answer, arguments)
+    if problem is not None:
+        return (f"the call {statement!r} returned {_short(result.output)!r}, which {problem}"
+                ), result.output
     return None, result.output
 
 
@@ -465,7 +469,8 @@ async def merge_tools(record: Mapping[str, Any], client: LLMClient, sandbox: San
         content = prompts[0].render(main_question=record.get("main_question", ""),
                                     items=_cluster_items(envs))
         reply = await ask(client, STAGE, "intent clustering", content, schema=CLUSTER_SCHEMA,
-                          temperature=temperature, max_tokens=max_tokens, tally=tally)
+                          temperature=temperature, max_tokens=max_tokens, tally=tally,
+                          check=lambda value: _validate_clusters(value, envs))
     clusters = _validate_clusters(reply, envs)
 
     aggregated = []

@@ -2,9 +2,10 @@
 
 One LLM call per row, with the whole trace. The reply is a JSON array of
 ``{"_uuid", "tool_necessity", "reason"}`` that must align 1:1 with the trace:
-the same length and the same ``_uuid``\\ s in the same order; anything else
-fails the row (the released code retried forever-ish and then marked the row
-illegitimate; here the reason is recorded instead).
+the same length and the same ``_uuid``\\ s in the same order; anything else is
+re-asked (:func:`~synth.stages.base.ask`, at most
+:data:`~synth.stages.base.MAX_ASKS` asks), then fails the row with its reason
+(the released code retried and then marked the row illegitimate).
 
 The stage adds ``tool_necessity`` (bool) and ``reason`` to every trace item and
 ``tool_necessity_legitimacy`` to the row. Legitimacy is computed here, not
@@ -111,7 +112,8 @@ async def necessity(record: Mapping[str, Any], client: LLMClient, *,
                             trace=render_trace_json(record))
     tally = CallTally()
     reply = await ask(client, STAGE, "tool necessity", content, schema=NECESSITY_SCHEMA,
-                      temperature=temperature, max_tokens=max_tokens, tally=tally)
+                      temperature=temperature, max_tokens=max_tokens, tally=tally,
+                      check=lambda value: _align(nodes, value))
     by_id = _align(nodes, reply)
 
     row = copy.deepcopy(dict(record))

@@ -12,8 +12,10 @@ Each step's reply is validated (JSON schema, then :func:`~astra_gym.toolspec.sch
 :func:`~astra_gym.parsers.parse_python_call`, :func:`~astra_gym.toolspec.read_signature` /
 :func:`~astra_gym.toolspec.signature_problems`), and the call is then **replayed** in the
 sandbox (``sandbox.session(seed=0)``; use ``process`` isolation, since the code is fresh from
-a model): it passes only when the call returns normally and its output contains the
-sub-answer under :func:`~astra_gym.answers.contains_answer` (not a raw substring test).
+a model): it passes only when the call returns normally and its output solves the
+sub-question under the env's rule, :func:`~astra_gym.evidence.result_solves` (the
+sub-answer under :func:`~astra_gym.answers.contains_answer`, not a raw substring test; not
+an error-shaped result; not only where the output repeats the call's own arguments).
 
 Anything that goes wrong is a failed *attempt* with its reason, logged in
 ``extra_info.attempts``; the next attempt's prompts carry that reason (and the attempt
@@ -26,7 +28,10 @@ sub-question and the last failure. Rows are never written with a ``null`` enviro
 a tool-needing sub-question (unlike the released code).
 
 Anti-leakage: a document whose description or parameter schema contains the sub-answer
-(``contains_answer``) is rejected.
+(``contains_answer``) is rejected, and so is one whose parameter descriptions, defaults or
+examples reuse a literal value of the question (a number, a quoted text, a whole name such
+as ``Harbor View Hotel``; ordinary nouns such as "hotel" are not literals): the rule is
+stated precisely in :mod:`synth.stages.literals`.
 
 Tool names: a tool name must be unique within the row. A document whose name is already
 used by an earlier sub-question's tool is rejected (the reason asks for another name), so
@@ -56,7 +61,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +68,7 @@ from typing import Any
 import jsonschema
 
 from astra_gym.answers import contains_answer
+from astra_gym.evidence import unsolved_reason
 from astra_gym.parsers import CallSyntaxError, parse_python_call
 from astra_gym.sandbox import Sandbox, ToolResult
 from astra_gym.toolspec import read_signature, schema_problems, signature_problems
@@ -72,6 +77,7 @@ from synth.prompts import Prompt, load_prompt
 from synth.trace import TraceNode, node_id
 
 from .base import CallTally, StageFailure, ask, provenance_entry, valid_trace, with_provenance
+from .literals import question_literal_in_examples
 
 __all__ = ["CALL_REPLY_SCHEMA", "CODE_REPLY_SCHEMA", "DOCUMENT_REPLY_SCHEMA",
            "REPLAY_SEED", "SCALING_REPLY_SCHEMA", "STAGE", "TOOL_DOCUMENT_SCHEMA",
@@ -173,47 +179,8 @@ async def _ask(job: _Job, step: str, content: str, schema: Mapping[str, Any]) ->
                         restart=step in ("document", "scaling")) from failure
 
 
-_LITERAL = re.compile(r"\d[\d.,:/-]*\d|(?<=[\s(\"'])[A-Z][\w'-]{2,}")
-_EXAMPLE_KEYS = ("description", "default", "examples", "const")
-
-
-def _question_literals(question: str) -> set[str]:
-    """Numbers and capitalised names in a question (not its first word)."""
-    literals = {match.group(0).strip(".,") for match in _LITERAL.finditer(" " + question)}
-    first = question.split(maxsplit=1)[0] if question.split() else ""
-    # Single characters ("2 nights") are too common in schema text to mean anything.
-    return {literal for literal in literals if len(literal) >= 2
-            and literal != first.strip("?,.")}
-
-
-def _question_literal_in_examples(question: str, schema: Any) -> str | None:
-    """A question literal that a parameter's description, default or examples repeat.
-
-    ASTRA's document rule: parameter examples must not reuse literal values from the
-    question (the tool would only fit this one question). Enums are exempt: a fixed
-    set of allowed values (units, categories) legitimately overlaps questions.
-    """
-    literals = _question_literals(question)
-    if not literals:
-        return None
-    texts: list[str] = []
-
-    def collect(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in _EXAMPLE_KEYS and (key != "description" or isinstance(value, str)):
-                    texts.append(_dumps(value) if not isinstance(value, str) else value)
-                elif key != "enum":
-                    collect(value)
-        elif isinstance(node, list):
-            for item in node:
-                collect(item)
-
-    collect(schema.get("properties", {}) if isinstance(schema, dict) else {})
-    for literal in sorted(literals):
-        if any(contains_answer(text, literal) for text in texts):
-            return literal
-    return None
+# The question-literal rule lives in its own module (the rule is stated precisely there).
+_question_literal_in_examples = question_literal_in_examples
 
 
 def _check_document(job: _Job, step: str, doc: dict[str, Any]) -> None:
@@ -335,9 +302,10 @@ async def _attempt(job: _Job, prompts: Mapping[str, Prompt], doc: dict[str, Any]
     if not result.ok:
         raise _Rejected("replay", f"running {statement} in the sandbox failed "
                                   f"({result.error_kind}): {_preview(result.error or '')}")
-    if not contains_answer(result.output, job.node.answer):
+    problem = unsolved_reason(result.output, job.node.answer, kwargs)
+    if problem is not None:
         raise _Rejected("replay", f"running {statement} returned {_preview(result.output)!r}, "
-                                  f"which does not contain the answer {job.node.answer!r}")
+                                  f"which {problem}")
     return {"tool_document": doc, "tool_call_statement": statement, "code": code,
             "tool_call_ans": result.output}
 

@@ -17,8 +17,9 @@ four (paper Eq. 21). Keys follow ASTRA's code:
   ``complete`` and covers every requirement it lists.
 
 Fail-closed: a reply that cannot be parsed, validated or aligned fails the row
-(:class:`~synth.stages.base.StageFailure`); no check ever defaults to 1 (the
-released code's "safe score", astra.md E.7).
+(:class:`~synth.stages.base.StageFailure`) once re-asking
+(:func:`~synth.stages.base.ask`) has not fixed it; no check ever defaults to 1
+(the released code's "safe score", astra.md E.7).
 
 The row gains ``verify_result = {"score", "extra_info": {dimension: {...}}}``.
 :func:`keep_rows` then keeps rows at or above a fixed threshold or a
@@ -121,10 +122,11 @@ class _Checker:
         self.tally = CallTally()
         self.items = {node_id(item["_uuid"]): item for item in record["decomposition_trace"]}
 
-    async def _ask(self, what: str, content: str, schema: dict[str, Any]) -> Any:
+    async def _ask(self, what: str, content: str, schema: dict[str, Any],
+                   check: Any = None) -> Any:
         return await ask(self.client, STAGE, what, content, schema=schema,
                          temperature=self.temperature, max_tokens=self.max_tokens,
-                         tally=self.tally)
+                         tally=self.tally, check=check)
 
     def _qa(self) -> dict[str, Any]:
         return {"main_question": self.record.get("main_question", ""),
@@ -160,7 +162,16 @@ class _Checker:
     async def data_quality(self) -> dict[str, Any]:
         prompt = load_prompt("verify_atomicity")
         reply = await self._ask("atomicity", prompt.render(
-            **self._qa(), trace=render_trace_json(self.record)), ATOMICITY_SCHEMA)
+            **self._qa(), trace=render_trace_json(self.record)), ATOMICITY_SCHEMA,
+            check=self._atomicity_by_id)
+        by_id = self._atomicity_by_id(reply)
+        items = [{"_uuid": self.items[node.id]["_uuid"],
+                  "is_atomic": int(by_id[node.id]["is_atomic"]),
+                  "reason": by_id[node.id].get("reason", "")} for node in self.nodes]
+        return {"score": _mean([item["is_atomic"] for item in items]), "items": items}
+
+    def _atomicity_by_id(self, reply: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        """The atomicity verdicts by node id; a failure unless they cover the trace exactly."""
         by_id: dict[str, dict[str, Any]] = {}
         for item in reply["items"]:
             uid = node_id(item["_uuid"])
@@ -171,21 +182,23 @@ class _Checker:
         missing = [node.id for node in self.nodes if node.id not in by_id]
         if missing:
             raise StageFailure(STAGE, f"atomicity: reply has no verdict for _uuids {missing}")
-        items = [{"_uuid": self.items[node.id]["_uuid"],
-                  "is_atomic": int(by_id[node.id]["is_atomic"]),
-                  "reason": by_id[node.id].get("reason", "")} for node in self.nodes]
-        return {"score": _mean([item["is_atomic"] for item in items]), "items": items}
+        return by_id
 
-    async def forced_serialization(self) -> dict[str, Any]:
-        prompt = load_prompt("verify_sequential")
-        reply = await self._ask("sequential rationality", prompt.render(
-            main_question=self._qa()["main_question"], trace=render_trace_lines(self.record)),
-            SEQUENTIAL_SCHEMA)
+    def _listed_steps(self, reply: Mapping[str, Any]) -> set[str | None]:
+        """The node ids of ``problematic_steps``; a failure when one is not in the trace."""
         listed = {node_id(step) for step in reply["problematic_steps"]}
         unknown = sorted(str(step) for step in listed if step not in self.items)
         if unknown:
             raise StageFailure(STAGE, "sequential rationality: problematic_steps names _uuids "
                                       f"not in the trace: {unknown}")
+        return listed
+
+    async def forced_serialization(self) -> dict[str, Any]:
+        prompt = load_prompt("verify_sequential")
+        reply = await self._ask("sequential rationality", prompt.render(
+            main_question=self._qa()["main_question"], trace=render_trace_lines(self.record)),
+            SEQUENTIAL_SCHEMA, check=self._listed_steps)
+        listed = self._listed_steps(reply)
         steps = [{"_uuid": self.items[node.id]["_uuid"], "score": int(node.id not in listed)}
                  for node in self.nodes]
         return {"score": _mean([step["score"] for step in steps]), "steps": steps,

@@ -556,3 +556,22 @@ def test_server_handles_concurrent_burst(llm_server):
     replies = asyncio.run(burst())
     assert [r.choices[0].message.content for r in replies] == [f"MSG {i}" for i in range(50)]
     assert len(server.chat_requests) == 50
+
+
+def test_native_mode_never_sends_the_text_calling_prompt(llm_server):
+    from astra_gym.env import DEFAULT_SYSTEM_PROMPT
+
+    messages = [{"role": "system", "content": DEFAULT_SYSTEM_PROMPT}, RESET_MESSAGES[1]]
+    server = llm_server(["It is sunny.", "It is sunny."])
+    native = make_agent(server)
+    native.reset(messages, RESET_INFO)
+    native.act(messages, RESET_INFO)
+    text = make_agent(server, mode="text")
+    text.reset(messages, RESET_INFO)
+    text.act(messages, RESET_INFO)
+    native_body, text_body = (request.body for request in server.chat_requests)
+    assert native_body["tools"] and "<tool_call>" not in native_body["messages"][0]["content"]
+    assert "<tool_call>" in text_body["messages"][0]["content"]  # text mode needs it
+    custom = [{"role": "system", "content": "Use <tool_call> blocks, please."}, messages[1]]
+    native.reset(custom, RESET_INFO)
+    assert native.messages[0]["content"] == custom[0]["content"]  # a custom prompt is kept

@@ -56,6 +56,22 @@ def test_compile_mixed_shapes_writes_pack_report_and_packaging(tmp_path, mixed_i
     assert manifest["sources"] == ["mixed.jsonl"]
 
 
+def test_compile_warns_about_answer_only_tasks(tmp_path, mixed_input, capsys):
+    result = compile_files([mixed_input], "mixed", tmp_path / "pack", progress=False)
+    rl_task = next(o.task_id for o in result.outcomes if o.shape == "rl")
+    assert result.answer_only == [rl_task]
+    (warning,) = result.warnings
+    assert "answer-only sub-tasks" in warning and "`gold` as not applicable" in warning
+    report = json.loads((tmp_path / "pack" / "report.json").read_text(encoding="utf-8"))
+    assert report["warnings"] == [warning] and report["answer_only_tasks"] == [rl_task]
+    assert f"warning: {warning}" in result.summary()
+    assert main(["compile", mixed_input, "--name", "mixed", "--out", str(tmp_path / "o"),
+                 "--jobs", "1"]) == 0
+    assert "answer-only sub-tasks" in capsys.readouterr().out
+    only_step4 = write_jsonl(tmp_path / "step4.jsonl", [step4_row("row-a")])
+    assert compile_files([only_step4], "s4", tmp_path / "s4", progress=False).warnings == []
+
+
 def test_pack_round_trip(tmp_path, mixed_input, process_sandbox):
     from synth.compiler import SourceRow, compile_row
 
@@ -166,3 +182,44 @@ def test_compiled_pack_pip_installs_and_registers_its_entry_point(tmp_path, mixe
     path, name, version, count, tool = json.loads(done.stdout)
     assert Path(path) == target / "astra_pack_mixed_pack"
     assert (name, version, count, tool) == ("mixed-pack", 3, 3, "get_stock_price")
+
+
+def test_cli_compile_exits_1_with_the_main_reasons_when_nothing_compiles(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    broken = step4_row("row-broken")
+    broken["decomposition_trace"] = "not a trace"
+    path.write_text("{truncated\n" + json.dumps([1]) + "\n" + json.dumps(broken) + "\n",
+                    encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "astra_gym.cli", "compile", str(path),
+                             "--name", "bad", "--out", str(tmp_path / "out"), "--jobs", "1"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "no row compiled (3 rejected)" in result.stderr
+    reasons = [line for line in result.stderr.splitlines() if line.startswith("  ")]
+    assert reasons and all(" x" in line and "e.g." in line for line in reasons)
+    assert "bad.jsonl:1" in result.stderr  # an example names the row to look at
+
+
+def test_cli_compile_prints_the_main_reasons_when_some_rows_are_rejected(tmp_path, mixed_input,
+                                                                         capsys):
+    assert main(["compile", mixed_input, "--name", "mixed", "--out", str(tmp_path / "o"),
+                 "--jobs", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "main rejection reasons:" in printed and "duplicate x1: e.g." in printed
+
+
+@pytest.mark.parametrize("question, language", [
+    ("ACMEの株10株はいくらですか？", "ja"),
+    ("ACME 주식 10주는 얼마인가요?", "ko"),
+    ("我的 10 股 ACME 值多少钱？", "zh"),
+])
+def test_compiled_language_tells_japanese_and_korean_from_chinese(tmp_path, question, language):
+    row = step4_row()
+    row["main_question"] = question
+    row["_metadata"] = {"domain": "finance"}  # no language given: detected from the question
+    path = write_jsonl(tmp_path / "rows.jsonl", [row])
+    result = compile_files([path], "lang", tmp_path / "pack", progress=False)
+    assert result.compiled == 1, [o.reasons for o in result.outcomes]
+    pack = Pack(tmp_path / "pack")
+    assert pack.task(pack.task_ids[0]).language == language

@@ -211,6 +211,43 @@ def test_background_is_prepended_to_the_prompt(process_sandbox):
         "The user is a retail investor.\n\nWhat are my 10 ACME shares worth?")
 
 
+# A knowledge row of ASTRA's release (knowledge/en/context.jsonl, Apache-2.0,
+# LianjiaTech/astra), with one clause that states a gold answer added at the end.
+KNOWLEDGE_CORPUS = (
+    "background: Wants to know the total cost before deciding to book.\n"
+    "Provide a price quote for selected seats without adding any concessions.\n"
+    " Known Infomation: The user wants to see Aferim! at Cinema City AFI Cotroceni on 25-09-21 "
+    "at 19:30 (show_id SHW1BUC), selecting seats A3, A4 (adults) and B2 (child). No "
+    "concessions. A friend said ACME closed at 1,234.50 USD.\n"
+    " Information Needed: The exact total price including fees and taxes; whether the "
+    "selected seats are still available.")
+
+
+def test_known_information_of_a_knowledge_row_is_carried_into_the_prompt(process_sandbox):
+    row = step4_row()
+    row["_metadata"]["knowledge_corpus"] = KNOWLEDGE_CORPUS
+    outcome = run(row, process_sandbox)
+    assert outcome.status == "compiled", messages(outcome)
+    prompt = outcome.task.prompt[0]["content"]
+    assert prompt == (
+        "What I already know: The user wants to see Aferim! at Cinema City AFI Cotroceni on "
+        "25-09-21 at 19:30 (show_id SHW1BUC), selecting seats A3, A4 (adults) and B2 (child). "
+        "No concessions.\n\nWhat are my 10 ACME shares worth?")
+    # Neither the simulator brief, nor what the agent must find, nor a gold answer.
+    assert "Wants to know" not in prompt and "Information Needed" not in prompt
+    assert "1,234.50" not in prompt
+    assert any("1 clause(s) of the user's known information" in n for n in outcome.notes)
+
+
+def test_a_taxonomy_corpus_or_an_empty_one_adds_nothing(process_sandbox):
+    for corpus in ('{"description": "Weather alerts", "example_query": "Any storm?"}', "",
+                   "free text without sections"):
+        row = step4_row()
+        row["_metadata"]["knowledge_corpus"] = corpus
+        outcome = run(row, process_sandbox)
+        assert outcome.task.prompt[0]["content"] == "What are my 10 ACME shares worth?"
+
+
 def test_clashing_tool_names_are_renamed_and_reported(process_sandbox):
     row = step4_row()
     # Sub-question 2's tool is a different function that claims the same name.
@@ -305,6 +342,16 @@ REJECTIONS = {
                                                     "get_stock_price(ticker='ZZZ')"),
                                                ("decomposition_trace", 0, "sub_answer"),
                                                "unknown ticker ZZZ"), "replay", "failed"),
+    "answer is the gold argument": (lambda r: edit(r, ("decomposition_trace", 0, "sub_answer"),
+                                                   "ACME"), "answer",
+                                    "only where it repeats the call's own arguments"),
+    "answer only in an error-shaped result": (
+        lambda r: edit(edit(edit(r, (*DATA1, "code"), STOCK_CODE.replace(
+            'raise ValueError(f"unknown ticker {ticker}")',
+            'return {"error": f"no quote for {ticker}, try 17.00 USD"}')),
+            (*DATA1, "tool_call_statement"), "get_stock_price(ticker='ZZZ')"),
+            ("decomposition_trace", 0, "sub_answer"), "17 USD"),
+        "answer", "reports an error"),
     "forbidden import": (lambda r: edit(r, (*DATA1, "code"), "import os\n" + STOCK_CODE),
                          "replay", "fails to load"),
     "policy violation": (lambda r: edit(r, (*DATA1, "code"), STOCK_CODE.replace(

@@ -286,8 +286,35 @@ def test_tool_calls_count_under_any_format():
 def test_any_mapping_is_a_message():
     msg = OrderedDict(content=None, tool_calls=[tool_call("search", "{}")])
     assert names(parse_action(msg)) == ["search"]
-    assert parse_action({}) == ParsedTurn("", (), "none")
-    assert parse_action({"content": 5}) == ParsedTurn("", (), "none")
+    assert parse_action(OrderedDict(role="assistant", content="Paris")).content == "Paris"
+    assert parse_action({"content": None}) == ParsedTurn("", (), "none")  # explicit empty answer
+
+
+@pytest.mark.parametrize(("action", "says"), [
+    ({}, "no content"),
+    ({"content": 5}, '"content" must be a string'),
+    ({"content": {"text": "Paris"}}, '"content" must be a string'),
+    ({"role": "user", "content": "Paris"}, "role 'assistant'"),
+    ({"role": "tool", "content": "{}"}, "role 'assistant'"),
+    ({"content": None, "tool_call": [tool_call("search", "{}")]}, "'tool_call'"),
+    ({"name": "search", "arguments": {"q": "x"}}, "bare call"),
+    ({"content": "", "calls": [{"name": "search"}]}, "'calls'"),
+    ({"content": "Paris", "functions": []}, "'functions'"),
+])
+def test_malformed_messages_are_invalid_calls_not_final_answers(action, says):
+    turn = parse_action(action)
+    assert not turn.is_final
+    assert len(turn.calls) == 1 and turn.calls[0].error is not None
+    assert says in turn.calls[0].error
+
+
+def test_known_reply_keys_are_accepted_without_calls():
+    # What openai's ChatCompletionMessage.model_dump() gives, plus reasoning fields.
+    reply = {"content": "Paris", "refusal": None, "role": "assistant", "annotations": [],
+             "audio": None, "function_call": None, "tool_calls": None,
+             "reasoning_content": "thinking", "reasoning": None, "name": "bot"}
+    turn = parse_action(reply)
+    assert turn.is_final and turn.content == "Paris"
 
 
 def test_message_arguments_are_json_data_copies():

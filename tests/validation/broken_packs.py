@@ -1,7 +1,12 @@
-"""A sound little pack and six deliberately broken variants, one defect each."""
+"""A sound little pack and deliberately broken variants, one defect each.
+
+:data:`BROKEN` variants fail error-severity checks (:data:`EXPECTED_FAILURES`
+says which); :data:`WARNED` variants only draw warnings.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from astra_gym.env import AstraEnv
@@ -26,7 +31,8 @@ DESCRIPTION = "Current temperature of a city."
 
 
 def _task(source: str = SOUND_SOURCE, schema: dict | None = None,
-          description: str = DESCRIPTION, oslo_answer: str = "4.0 °C") -> Task:
+          description: str = DESCRIPTION, oslo_answer: str = "4.0 °C",
+          oslo_call: dict | None = None) -> Task:
     tool = Tool("get_city_temp", description, schema or SCHEMA, source, "get_city_temp")
     return Task(
         task_id="temps", source=TaskSource("broken.jsonl", 1, "temps"), domain="weather",
@@ -36,7 +42,7 @@ def _task(source: str = SOUND_SOURCE, schema: dict | None = None,
         subtasks=(SubTask("1", "Paris now?", "18.5 °C", (), 1, True, "get_city_temp",
                           GoldCall("get_city_temp", {"city": "Paris"})),
                   SubTask("2", "Oslo now?", oslo_answer, (), 1, True, "get_city_temp",
-                          GoldCall("get_city_temp", {"city": "Oslo"})),
+                          GoldCall("get_city_temp", oslo_call or {"city": "Oslo"})),
                   SubTask("3", "Difference?", "14.5 degrees", ("1", "2"), 2, False, None,
                           None)),
         tools=(tool,), scenario_type="Parallel Multi-Hop")
@@ -46,11 +52,20 @@ BROKEN = {
     # The gold call for Oslo cannot produce the recorded answer.
     "gold": lambda: _task(oslo_answer="5.5 °C"),
     # The tool description gives an answer away.
-    "leakage": lambda: _task(description=DESCRIPTION + " For example Paris reports 18.5 °C."),
-    # A field of the result comes from the sandbox's random generator.
-    "determinism": lambda: _task(source=SOUND_SOURCE.replace(
+    "leaky_description": lambda: _task(
+        description=DESCRIPTION + " For example Paris reports 18.5 °C."),
+    # The gold call for Oslo passes the answer in, and the tool repeats it back.
+    "leakage": lambda: _task(oslo_call={"city": "Oslo 4.0 °C"}, source=SOUND_SOURCE.replace(
+        'key = city.strip().lower()', 'key = city.strip().lower().split(" ")[0]')),
+    # The tool ignores its argument and returns every city: any call finds the answers.
+    "gameability": lambda: _task(source=SOUND_SOURCE.replace(
+        '    if key not in data:\n        return {"error": f"no data for {city}"}\n',
+        "    return {\"temperatures\": data}\n")),
+    # The answer itself is drawn from the sandbox's seeded RNG: gold passes under some
+    # episode seeds only.
+    "seeded_answer": lambda: _task(source=SOUND_SOURCE.replace(
         'VISITS = []', 'import random\nVISITS = []').replace(
-        '"station": "MX-" + key[:2]', '"request_id": random.randint(1, 10**9)')),
+        '"oslo": "4.0 °C"', '"oslo": random.choice(["4.0 °C", "3.5 °C"])')),
     # An unchecked lookup: any city outside the mock data is a KeyError.
     "fuzz": lambda: _task(source=SOUND_SOURCE.replace(
         '    if key not in data:\n        return {"error": f"no data for {city}"}\n', "")),
@@ -61,9 +76,27 @@ BROKEN = {
 }
 
 
+#: The checks each broken variant fails (error severity).
+#: Mock data that answers every call also
+#: lifts the random agent over the floor.
+EXPECTED_FAILURES = {
+    "gold": {"gold"}, "leaky_description": {"leakage"}, "leakage": {"leakage"},
+    "gameability": {"gameability", "floor"}, "seeded_answer": {"gold"}, "fuzz": {"fuzz"},
+    "schema_agreement": {"schema_agreement"},
+}
+
+#: Variants that only draw warnings: a field of the result comes from the sandbox's
+#: random generator (legitimate, but transcripts become seed-specific).
+WARNED = {
+    "seed_dependence": lambda: _task(source=SOUND_SOURCE.replace(
+        'VISITS = []', 'import random\nVISITS = []').replace(
+        '"station": "MX-" + key[:2]', '"request_id": random.randint(1, 10**9)')),
+}
+
+
 def write_broken_pack(directory: Path, defect: str | None) -> Path:
-    """Write the sound pack (``defect=None``) or one broken variant."""
-    task = _task() if defect is None else BROKEN[defect]()
+    """Write the sound pack (``defect=None``) or one broken or warned variant."""
+    task = _task() if defect is None else {**BROKEN, **WARNED}[defect]()
     write_pack(directory, f"broken-{defect or 'none'}".replace("_", "-"), 0, [task],
                validation={"rows": 1, "compiled": 1, "rejected": 0})
     return directory
@@ -79,4 +112,14 @@ class LeakyEnv(AstraEnv):
         if kept is not None:
             self._session.close()
             self._session = kept
+        return observation, info
+
+
+class ProcessBoundEnv(AstraEnv):
+    """A broken runtime: its prompt depends on the process, so another process differs."""
+
+    def reset(self, *, seed=None, options=None):
+        observation, info = super().reset(seed=seed, options=options)
+        observation[0]["content"] += f" (worker {os.getpid()})"
+        self.messages[0]["content"] = observation[0]["content"]
         return observation, info

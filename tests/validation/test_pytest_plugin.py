@@ -23,11 +23,24 @@ def test_one_test_per_task_and_check(pytester, tmp_path):
 
 
 def test_a_broken_pack_fails_with_the_check_message(pytester, tmp_path):
-    pack = write_broken_pack(tmp_path / "leaky-doc", "leakage")
+    pack = write_broken_pack(tmp_path / "leaky-doc", "leaky_description")
     result = run(pytester, "--astra-pack", str(pack), "--astra-checks", "leakage,gold")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*leakage failed on task 'temps'*",
                                  "*'18.5 °C' appears in the tool*"])
+
+
+def test_not_applicable_skips_and_warnings_pass_with_a_warning(pytester, tmp_path):
+    from test_validation import answer_only_pack
+
+    pack = answer_only_pack(tmp_path / "rl")
+    result = run(pytester, "--astra-pack", str(pack), "--astra-checks", "gold,leakage", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*not applicable: sub-task(s) get_city_temp#1 have answers*"])
+    warned = write_broken_pack(tmp_path / "warned", "seed_dependence")
+    result = run(pytester, "--astra-pack", str(warned), "--astra-checks", "seed_dependence")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*AstraCheckWarning: seed_dependence on temps*"])
 
 
 def test_keyword_selection_and_env_ids(pytester):

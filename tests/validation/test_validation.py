@@ -1,15 +1,34 @@
-"""The validation checks: the demo pack passes all; each broken pack fails exactly one."""
+"""The validation checks: the demo pack passes all; each broken pack fails exactly its checks."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import gymnasium as gym
 import pytest
-from broken_packs import BROKEN, LeakyEnv, write_broken_pack
+from broken_packs import (
+    BROKEN,
+    EXPECTED_FAILURES,
+    SOUND_SOURCE,
+    WARNED,
+    LeakyEnv,
+    ProcessBoundEnv,
+    write_broken_pack,
+)
 
 from astra_gym.cli import main
-from astra_gym.validation import CHECKS, CheckOptions, validate
+from astra_gym.pack import SubTask, Task, TaskSource, Tool, write_pack
+from astra_gym.validation import (
+    CHECKS,
+    POLICY,
+    POLICY_VERSION,
+    CheckOptions,
+    installed_location,
+    validate,
+)
 
 FAST = CheckOptions(max_examples=10)
 
@@ -22,20 +41,151 @@ def failing(report):
 
 def test_the_sound_pack_passes_every_check(tmp_path):
     report = validate(write_broken_pack(tmp_path / "sound", None), options=FAST)
-    assert failing(report) == set() and report.ok
+    assert failing(report) == set() and report.ok and report.strict_ok
     assert {r.check for r in report.results} == set(CHECKS)
+    assert {r.status for r in report.results} == {"passed"}
+    assert report.gaps()["temps"] >= 0.5
+
+
+def test_every_check_has_a_policy_entry_with_a_severity():
+    assert list(POLICY) == list(CHECKS)
+    assert {spec.severity for spec in POLICY.values()} == {"error", "warning"}
+    assert POLICY["seed_dependence"].severity == "warning"
+    assert all(spec.summary for spec in POLICY.values())
+
+
+MESSAGES = {
+    "gold": "unsolved: 2 (answer '5.5 °C'",
+    "leaky_description": "'18.5 °C' appears in the tool",
+    "leakage": "sub-task 2's gold call get_city_temp passes its own answer '4.0 °C'",
+    "gameability": "adversary scores",
+    "seeded_answer": "under episode seed",
+    "fuzz": "KeyError",
+    "schema_agreement": "schema property 'units' is not a parameter",
+}
 
 
 @pytest.mark.parametrize("defect", list(BROKEN))
-def test_each_broken_pack_fails_exactly_its_check(tmp_path, defect):
+def test_each_broken_pack_fails_exactly_its_checks(tmp_path, defect):
     report = validate(write_broken_pack(tmp_path / defect, defect), options=FAST)
-    assert failing(report) == {defect}, [(r.check, r.message) for r in report.results
-                                         if r.status != "passed"]
-    message = next(r.message for r in report.results if r.check == defect)
-    expected = {"gold": "unsolved: 2 (answer '5.5 °C'", "leakage": "'18.5 °C' appears in the tool",
-                "determinism": "different episode seeds", "fuzz": "KeyError",
-                "schema_agreement": "schema property 'units' is not a parameter"}[defect]
-    assert expected in message, message
+    assert failing(report) == EXPECTED_FAILURES[defect], [
+        (r.check, r.message) for r in report.results if r.status != "passed"]
+    assert not report.ok
+    check = {"leaky_description": "leakage", "seeded_answer": "gold"}.get(defect, defect)
+    message = next(r.message for r in report.results if r.check == check)
+    assert MESSAGES[defect] in message, message
+
+
+def test_a_seed_dependent_tool_is_a_warning_not_a_failure(tmp_path):
+    report = validate(write_broken_pack(tmp_path / "seeded", "seed_dependence"), options=FAST)
+    statuses = {r.check: r.status for r in report.results}
+    assert statuses["seed_dependence"] == "warning" and statuses["gold"] == "passed"
+    assert {s for c, s in statuses.items() if c != "seed_dependence"} == {"passed"}
+    assert report.ok and not report.strict_ok
+    assert "passed with 1 warning(s)" in report.format_table()
+    assert set(WARNED) == {"seed_dependence"}
+
+
+def test_gameability_reports_every_adversary_and_the_gap(tmp_path):
+    report = validate(write_broken_pack(tmp_path / "g", "gameability"), ["gameability"],
+                      options=FAST)
+    (result,) = report.results
+    assert set(result.details["scores"]) == {"spam", "guess", "echo", "dump", "question"}
+    assert result.details["gap"] < 0.5 and report.gaps() == {"temps": result.details["gap"]}
+    assert "gameability gap (gold return - best adversary): smallest" in report.format_table()
+
+
+def test_gameability_catches_an_env_that_pays_for_echoes(tmp_path, monkeypatch):
+    """The failing direction of the echo adversary: an env without the echo rule is
+    gameable by passing the answer in."""
+    import astra_gym.rewards
+
+    pack = write_broken_pack(tmp_path / "sound", None)
+    assert validate(pack, ["gameability"], options=FAST).ok
+    monkeypatch.setattr(astra_gym.rewards, "solves", lambda text, answer, echoed: True)
+    monkeypatch.setattr(astra_gym.rewards, "is_error_shaped", lambda output: False)
+    report = validate(pack, ["gameability"], options=FAST)
+    (result,) = report.results
+    assert result.status == "failed" and result.details["scores"]["echo"] == 1.0, result
+
+
+def answer_only_pack(directory):
+    tool = Tool("get_city_temp", "Current temperature of a city.", {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        SOUND_SOURCE, "get_city_temp")
+    task = Task(task_id="rl-temps", source=TaskSource("rl.jsonl", 1, None), domain="weather",
+                language="en", prompt=({"role": "user", "content": "How warm is Paris?"},),
+                final_answer=None,
+                subtasks=(SubTask("get_city_temp#1", None, "18.5 °C", (), 1, True,
+                                  "get_city_temp", None),), tools=(tool,))
+    write_pack(directory, "rl-temps", 0, [task], validation={"rows": 1, "compiled": 1,
+                                                              "rejected": 0})
+    return directory
+
+
+def test_an_answer_only_task_is_not_applicable_for_gold_and_passes_the_rest(tmp_path):
+    report = validate(answer_only_pack(tmp_path / "rl"), options=FAST)
+    statuses = {r.check: r.status for r in report.results}
+    assert statuses.pop("gold") == "not_applicable"
+    assert set(statuses.values()) == {"passed"}, report.format_table()
+    gold = next(r for r in report.results if r.check == "gold")
+    assert "no gold call (a released RL row)" in gold.message
+    assert "replay" not in gold.message.split(":")[0]  # no advice to replay missing calls
+    assert report.ok
+
+
+def test_a_process_dependent_runtime_fails_determinism_only(tmp_path):
+    pack = write_broken_pack(tmp_path / "pid", None)
+    gym.register(id="astra-test/pid-v0", entry_point=ProcessBoundEnv, kwargs={"pack": str(pack)})
+    try:
+        report = validate("astra-test/pid-v0", options=FAST)
+    finally:
+        del gym.registry["astra-test/pid-v0"]
+    assert failing(report) == {"determinism"}
+    assert "another PYTHONHASHSEED" in next(r.message for r in report.results
+                                            if r.check == "determinism")
+
+
+def test_an_empty_pack_fails_validation(tmp_path, capsys):
+    write_pack(tmp_path / "empty", "empty", 0, [], validation={"rows": 0, "compiled": 0,
+                                                               "rejected": 0})
+    report = validate(tmp_path / "empty")
+    assert not report.ok and report.problems and "no tasks" in report.problems[0]
+    assert main(["validate", str(tmp_path / "empty"), "--jobs", "1"]) == 1
+    assert "PACK PROBLEM: the pack has no tasks" in capsys.readouterr().out
+
+
+def test_a_slow_tool_is_time_boxed_and_named(tmp_path):
+    slow = SOUND_SOURCE.replace('    VISITS.append(key)\n',
+                                '    VISITS.append(key)\n') .replace(
+        '    key = city.strip().lower()\n',
+        '    key = city.strip().lower()\n    _ = sum(i for i in range(20000))\n')
+    write_pack(tmp_path / "slow", "slow", 0, [_slow_task(slow)],
+               validation={"rows": 1, "compiled": 1, "rejected": 0})
+    options = CheckOptions(max_examples=1000, fuzz_seconds=0.5)
+    report = validate(tmp_path / "slow", ["fuzz"], options=options)
+    (result,) = report.results
+    assert result.status == "warning", result
+    assert "tool 'get_city_temp'" in result.message and "time box" in result.message
+    assert result.seconds < 60  # the box held: 1000 examples per property would not
+
+
+def _slow_task(source):
+    from broken_packs import _task
+    return _task(source=source)
+
+
+def test_validate_leaves_no_hypothesis_directory_in_the_working_directory(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_STORAGE_DIRECTORY"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    work = tmp_path / "work"
+    work.mkdir()
+    done = subprocess.run([sys.executable, "-m", "astra_gym.cli", "validate", "astra/demo-v0",
+                           "--checks", "fuzz", "--max-examples", "3", "--jobs", "1"],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert list(work.iterdir()) == []
+    assert (tmp_path / "cache" / "astra-gym" / "hypothesis").is_dir()
 
 
 def test_state_leaking_across_resets_fails_isolation_only(tmp_path):
@@ -64,15 +214,47 @@ def test_cli_json_lines_exit_codes_and_manifest(tmp_path, capsys):
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(line["task_id"], line["check"], line["status"]) for line in lines[:-1]] == [
         ("temps", "gold", "passed"), ("temps", "leakage", "passed"), ("temps", "noop", "passed")]
+    assert lines[0]["severity"] == "error"
     assert lines[-1]["ok"] is True and lines[-1]["summary"]["gold"]["passed"] == 1
+    assert lines[-1]["policy"] == POLICY_VERSION
     manifest = json.loads((sound / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["validation"]["checks"]["leakage"] == {"passed": 1, "failed": 0,
-                                                          "errored": 0}
+    assert manifest["validation"]["policy"] == POLICY_VERSION
+    assert manifest["validation"]["checks"]["leakage"] == {
+        "severity": "error", "passed": 1, "failed": 0, "warning": 0, "not_applicable": 0,
+        "errored": 0}
 
     broken = write_broken_pack(tmp_path / "gold", "gold")
     assert main(["validate", str(broken), "--checks", "gold", "--jobs", "1"]) == 1
     out = capsys.readouterr().out
-    assert "FAILED gold temps:" in out and "gold                   0      1" in out
+    assert "FAILED gold temps:" in out and "gold              error         0      1" in out
+
+    warned = write_broken_pack(tmp_path / "warned", "seed_dependence")
+    assert main(["validate", str(warned), "--checks", "seed_dependence", "--jobs", "1"]) == 0
+    assert main(["validate", str(warned), "--checks", "seed_dependence", "--jobs", "1",
+                 "--strict"]) == 1
+    assert "WARNING seed_dependence temps" in capsys.readouterr().out
     assert main(["validate", "astra/nope-v0"]) == 2
     assert main(["validate", str(broken), "--checks", "bogus"]) == 2
     assert "unknown check" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_write_manifest_refuses_an_installed_pack(tmp_path, capsys):
+    """A real pip install (offline, into a target directory): the installed copy's files
+    belong to pip, so --write-manifest refuses before running any check."""
+    from astra_gym.pack.packaging import write_packaging
+
+    source = write_broken_pack(tmp_path / "src", None)
+    write_packaging(source, "broken-none", 0, 1, "0.1")
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--no-index", "--target", str(target),
+                    str(source)], check=True, capture_output=True, text=True)
+    (installed,) = [p for p in target.iterdir() if (p / "manifest.json").is_file()]
+    assert installed_location(installed) is not None
+    assert installed_location(source) is None
+    before = (installed / "manifest.json").read_bytes()
+    assert main(["validate", str(installed), "--checks", "leakage", "--jobs", "1",
+                 "--write-manifest"]) == 2
+    assert "never edits installed files" in capsys.readouterr().err
+    assert (installed / "manifest.json").read_bytes() == before

@@ -93,7 +93,7 @@ def test_generate_on_a_weather_leaf(tmp_path):
     meta = row["_metadata"]
     assert meta["mode"] == "taxonomy" and meta["domain"] == "weather-weather-weather"
     assert meta["taxonomy_prompt_version"] == "1"
-    assert row["provenance"][-1]["prompt_version"] == {"generate": "1", "generate_taxonomy": "1"}
+    assert row["provenance"][-1]["prompt_version"] == {"generate": "2", "generate_taxonomy": "1"}
 
 
 def test_runner_expands_a_taxonomy_file(tmp_path):

@@ -324,3 +324,105 @@ def test_question_literals_in_parameter_examples_are_caught():
     assert _question_literal_in_examples(question, leaky) == "Lisbon"
     assert _question_literal_in_examples(question, dated) == "2026-05-12"
     assert _question_literal_in_examples(question, clean) is None  # enums are exempt
+
+
+# -- the question-literal rule: names as wholes, not the ordinary nouns inside them --------
+
+HARBOR_Q = "What is the nightly rate of the Harbor View Hotel on 2026-05-12?"
+
+
+@pytest.mark.parametrize("parameter", [
+    {"type": "string", "description": "Name of the hotel"},
+    {"type": "string", "description": "Hotel name, as the guest wrote it"},
+    {"type": "string", "description": "The hotel's name; any hotel in the city"},
+    {"type": "string", "description": "A view or harbor to filter by"},
+    {"type": "string", "description": "Check-in date, YYYY-MM-DD", "examples": ["2025-01-31"]},
+    {"type": "integer", "description": "Nights, 1 to 2026 at most"},  # 2026 != 2026-05-12
+    {"type": "string", "enum": ["Harbor View Hotel", "Casa Azul"]},  # enums are exempt
+])
+def test_ordinary_nouns_and_other_values_are_not_question_literals(parameter):
+    from synth.stages.tools import _question_literal_in_examples
+
+    schema = {"type": "object", "properties": {"value": parameter}}
+    assert _question_literal_in_examples(HARBOR_Q, schema) is None
+
+
+@pytest.mark.parametrize("parameter, literal", [
+    ({"type": "string", "description": "Hotel name, e.g. Harbor View Hotel"},
+     "Harbor View Hotel"),
+    ({"type": "string", "description": "hotel name such as harbor view hotel"},
+     "Harbor View Hotel"),
+    ({"type": "string", "examples": ["Harbor View Hotel"]}, "Harbor View Hotel"),
+    ({"type": "string", "default": "2026-05-12"}, "2026-05-12"),
+    ({"type": "string", "description": "Date such as 2026-05-12"}, "2026-05-12"),
+])
+def test_question_literals_reused_in_the_schema_are_caught(parameter, literal):
+    from synth.stages.tools import _question_literal_in_examples
+
+    schema = {"type": "object", "properties": {"value": parameter}}
+    assert _question_literal_in_examples(HARBOR_Q, schema) == literal
+
+
+def test_literals_are_whole_names_numbers_and_quotes():
+    from synth.stages.literals import question_literals
+
+    texts = [literal.text for literal in question_literals(
+        'Which Harbor View Hotel near the Bank of China has a "Sea Breeze" suite for '
+        "2 guests at 189.5 EUR? Porto is fine too.")]
+    assert texts == ["Harbor View Hotel", "Bank of China", "Sea Breeze", "189.5", "EUR"]
+
+
+HARBOR_ROW: dict[str, Any] = {
+    "scenario_type": "Single-Hop", "main_question": HARBOR_Q, "final_answer": "EUR 140",
+    "decomposition_trace": [
+        {"_uuid": 1, "hop_level": 1, "sub_question": HARBOR_Q, "sub_answer": "EUR 140",
+         "dependency": None, "is_parallel": False, "tool_necessity": True, "reason": "prices"}],
+    "tool_necessity_legitimacy": True, "uuid": "row-harbor", "_metadata": {"domain": "travel"},
+}
+HARBOR_CODE = '''\
+RATES = {("harbor view hotel", "2026-05-12"): 140, ("casa azul", "2026-05-12"): 95}
+
+def get_hotel_rate(hotel_name, date):
+    rate = RATES.get((str(hotel_name).strip().lower(), str(date)))
+    if rate is None:
+        return {"error": "no rate for that hotel and date"}
+    return {"rate": f"EUR {rate}"}
+'''
+
+
+def harbor_script(description: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    doc = {"name": "get_hotel_rate", "description": "Nightly rate of a hotel on a date.",
+           "parameters": {"type": "object", "properties": {
+               "hotel_name": {"type": "string", "description": description},
+               "date": {"type": "string", "description": "Date, YYYY-MM-DD"}},
+               "required": ["hotel_name", "date"]}}
+    replies = {"You design one tool": {"tool": doc},
+               "You refine a tool document": {"refined_version": doc},
+               "You write the single tool call": {
+                   "call": 'get_hotel_rate(hotel_name="Harbor View Hotel", date="2026-05-12")'},
+               "You implement a tool": {"function": HARBOR_CODE}}
+
+    def answer(body: dict[str, Any]) -> dict[str, Any]:
+        text = body["messages"][0]["content"]
+        value = next(reply for marker, reply in replies.items() if marker in text)
+        return {"content": json.dumps({"analysis": "a", **value})}
+
+    return answer
+
+
+def test_a_document_naming_the_kind_of_value_is_accepted(sandbox, tmp_path):
+    row, _ = run_stage(lambda client: synthesize_tools(HARBOR_ROW, client, sandbox),
+                       harbor_script("Hotel name, as the guest wrote it"), tmp_path,
+                       model="toolsmith", timeout=10.0)
+    assert isinstance(row, dict), row
+    data = row["env_result"]["1"]["env_synthesis_result"]["data"]
+    assert data["tool_call_ans"] == '{"rate": "EUR 140"}'
+
+
+def test_a_document_reusing_the_question_name_is_rejected(sandbox, tmp_path):
+    failure, _ = run_stage(lambda client: synthesize_tools(HARBOR_ROW, client, sandbox,
+                                                           max_attempts=2),
+                           harbor_script("Hotel name, e.g. Harbor View Hotel"), tmp_path,
+                           model="toolsmith", timeout=10.0)
+    assert isinstance(failure, StageFailure)
+    assert "reuse 'Harbor View Hotel' from the question" in failure.reason

@@ -336,3 +336,91 @@ def test_retry_failed_reruns_only_the_failed_records(tmp_path):
     necessity = read(out / "02_necessity.jsonl")
     assert len(necessity) == 4  # the failure's line stays; the retry's supersedes it
     assert stats(out)["stages"]["necessity"] == {"ok": 3, "failed": 0, "reasons": {}}
+
+
+# -- the new user's path: the endpoint checked first, a dead run exits non-zero ---------------
+
+
+def synth_cli(*argv: str, env: dict[str, str] | None = None,
+              timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``astra-gym synth ARGV`` in a fresh process (real exit code, real stderr)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    environ["PYTHONPATH"] = os.pathsep.join(filter(None, [
+        (env or {}).get("PYTHONPATH"), str(Path(__file__).resolve().parents[2])]))
+    return subprocess.run([sys.executable, "-m", "astra_gym.cli", "synth", *argv],
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**environ, **{k: v for k, v in (env or {}).items()
+                                             if k != "PYTHONPATH"}})
+
+
+def three_inputs(tmp_path: Path) -> Path:
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text("\n".join(input_lines()[:3]) + "\n", encoding="utf-8")
+    return inputs
+
+
+def test_an_unreachable_endpoint_stops_the_run_before_any_record(tmp_path):
+    server = ScriptedLLMServer([])
+    url = server.base_url
+    server.close()  # nothing listens there now
+    out = tmp_path / "run"
+    started = time.monotonic()
+    result = synth_cli("run", "--input", str(three_inputs(tmp_path)), "--out", str(out),
+                       "--model", MODEL, "--base-url", url, "--max-retries", "3")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"endpoint {url} is not usable: connection error" in result.stderr
+    assert "nothing was processed" in result.stderr
+    assert not (out / "01_generate.jsonl").exists()  # no record was processed
+    assert time.monotonic() - started < 30  # not each record's retries
+
+
+def test_a_missing_openai_extra_is_reported_before_any_record(tmp_path):
+    fake = tmp_path / "site" / "openai"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('No module named openai')\n")
+    out = tmp_path / "run"
+    result = synth_cli("run", "--input", str(three_inputs(tmp_path)), "--out", str(out),
+                       "--model", MODEL, "--base-url", "http://127.0.0.1:9/v1",
+                       env={"PYTHONPATH": str(tmp_path / "site")})
+    assert result.returncode == 2, result.stderr
+    assert 'pip install "astra-gym[openai]"' in result.stderr
+    assert "Traceback" not in result.stderr and not (out / "01_generate.jsonl").exists()
+
+
+def test_a_run_where_every_record_failed_exits_1_with_reasons_and_the_retry_hint(tmp_path):
+    out = tmp_path / "run"
+    with ScriptedLLMServer(lambda body: {"status": 500}) as server:
+        result = synth_cli("run", "--input", str(three_inputs(tmp_path)), "--out", str(out),
+                           "--model", MODEL, "--base-url", server.base_url,
+                           "--max-retries", "0")
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "every record failed at the generate stage (3 of 3)" in result.stderr
+    assert "3 x generate: generation: LLM call failed: HTTP 500" in result.stderr
+    assert "--retry-failed" in result.stderr
+    assert len(read(out / "01_generate.failed.jsonl")) == 3
+
+
+def test_a_partly_failed_run_exits_0_and_shows_the_reasons(tmp_path):
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text("\n".join(input_lines()) + "\n", encoding="utf-8")  # line 4 fails
+    with ScriptedLLMServer(script()) as server:
+        result = synth_cli("run", "--input", str(inputs), "--out", str(tmp_path / "run"),
+                           "--model", MODEL, "--base-url", server.base_url, "--max-retries",
+                           "0", "--min-hops", "1", "--max-hops", "3", "--name", "trip")
+    assert result.returncode == 0, result.stderr
+    assert "top failure reasons:" in result.stdout
+    assert "1 x generate: generation: LLM call failed: extraction failed" in result.stdout
+    assert "--retry-failed" in result.stdout
+
+
+def test_synth_compile_needs_no_model(finished, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "05_merge.ok.jsonl").write_bytes((finished["out"] / "05_merge.ok.jsonl").read_bytes())
+    result = synth_cli("compile", "--out", str(out), "--name", "trip", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert len(read(out / "pack" / "tasks.jsonl")) == 3
+    result = synth_cli("generate", "--out", str(out), "--input", str(finished["inputs"]))
+    assert result.returncode == 2 and "--model is needed for the generate stage" in result.stderr

@@ -78,10 +78,11 @@ def test_necessity_legitimacy_false_when_a_non_leaf_needs_no_tool(tmp_path, tool
 
 @pytest.mark.parametrize("ids", [[9, 5, 12], [5, 9, 12, 40], [9, 5, 12, 40, 41], [1, 2, 3, 4]])
 def test_necessity_misaligned_reply_fails(tmp_path, ids):
-    failure, _ = run(necessity, [necessity_reply({}, ids)], ROW, tmp_path)
+    failure, _ = run(necessity, [necessity_reply({}, ids)] * 3, ROW, tmp_path)
     assert isinstance(failure, StageFailure) and failure.stage == "necessity"
     assert failure.reason.startswith("reply does not align with the trace: expected _uuids "
                                      "['9', '5', '12', '40'] in order")
+    assert failure.reason.endswith("(3 replies rejected)")
 
 
 def test_necessity_invalid_reply_and_invalid_trace_fail(tmp_path):
