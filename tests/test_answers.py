@@ -21,6 +21,11 @@ FOUND = [
     ("2026-01-15", "2026-01-15"),
     ("value: -12.50", "-12.5"),
     ("72.5°F", "72.50°F"),
+    # Separated numbers of a million and more: every group is joined, not only the first.
+    ("total 2,136,230 units", "2136230"),
+    ("2136230", "2,136,230"),
+    ("12,345,678.90 EUR", "12345678.9 eur"),
+    ("1,000,000", "1000000"),
 ]
 NOT_FOUND = [
     ('{"count": 123}', "12"),
@@ -32,6 +37,12 @@ NOT_FOUND = [
     ("北京市", "北京"),
     ("anything", ""),
     ("anything", "   "),
+    # A decimal point *before* the match continues the number: "3.25" is not "25".
+    ("x 3.25 y", "25"),
+    ("3.25", "25"),
+    ("0.125", "125"),
+    # ... and a partially joined big number must not match its tail.
+    ("2,136,230", "136230"),
 ]
 
 

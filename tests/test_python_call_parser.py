@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import keyword
 
 import pytest
 from hypothesis import given
@@ -55,4 +57,27 @@ def test_bind_arguments():
 @given(st.text(max_size=60))
 def test_never_raises_anything_but_call_syntax_error(text):
     with contextlib.suppress(CallSyntaxError):
-        parse_python_call(text)
+        call = parse_python_call(text)
+        # Whatever parses is a named call with plain JSON data, nothing evaluated.
+        assert call.name.replace(".", "_").isidentifier()
+        json.dumps([call.args, call.kwargs], allow_nan=False)
+
+
+LITERALS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
+                                                                max_size=3),
+    max_leaves=8)
+
+
+@given(st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True).filter(
+           lambda name: not keyword.iskeyword(name)),
+       st.lists(LITERALS, max_size=3),
+       st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True).filter(
+           lambda name: not keyword.iskeyword(name)), LITERALS, max_size=3))
+def test_a_written_call_parses_back_to_its_arguments(name, args, kwargs):
+    """The success path: any call written with literal arguments parses to exactly them."""
+    text = f"{name}({', '.join([*map(repr, args), *(f'{k}={v!r}' for k, v in kwargs.items())])})"
+    call = parse_python_call(text)
+    assert call == PythonCall(name, tuple(args), kwargs)

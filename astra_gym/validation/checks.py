@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import warnings
 from collections.abc import Callable
@@ -510,7 +511,11 @@ def check_gymnasium(ctx: TaskContext) -> None:
     finally:
         env.close()
     if caught:
-        raise CheckFailed("check_env warned: " + " | ".join(str(w.message) for w in caught))
+        raise CheckFailed("check_env warned: " + " | ".join(
+            _ANSI.sub("", str(w.message)) for w in caught))
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # gymnasium colours its warnings
 
 
 #: Every check by id, in the order they run (ids and severities: :data:`~.policy.POLICY`).

@@ -169,19 +169,31 @@ def test_compiled_pack_pip_installs_and_registers_its_entry_point(tmp_path, mixe
                     "--no-build-isolation", "--no-index", "--target", str(target), str(out)],
                    check=True, capture_output=True, text=True)
     assert (target / "astra_pack_mixed_pack" / "tasks.jsonl").is_file()
+    # From the installed copy alone: discovery at `import astra_gym`, then gym.make and a
+    # whole oracle episode through the registered id.
     probe = ("import json\n"
+             "import gymnasium as gym\n"
+             "import astra_gym\n"
+             "from astra_gym.agents import OracleAgent\n"
              "from astra_gym.pack import Pack, installed_packs\n"
+             "from astra_gym.runner import run_episode\n"
              "packs = installed_packs()\n"
              "pack = Pack(packs['mixed-pack'])\n"
+             "env = gym.make('astra/mixed-pack-v3')\n"
+             "result = run_episode(env, OracleAgent(env.unwrapped.pack), seed=0, "
+             "task_id='row-m')\n"
              "print(json.dumps([str(packs['mixed-pack']), pack.name, pack.version, len(pack),"
-             " pack.task('row-m').tools[0].name]))\n")
+             " pack.task('row-m').tools[0].name, str(env.unwrapped.pack.path), result.reward,"
+             " result.success]))\n"
+             "env.close()\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), *sys.path])}
     shutil.rmtree(out)  # the installed copy must stand on its own
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
                           text=True, check=True, cwd=tmp_path)
-    path, name, version, count, tool = json.loads(done.stdout)
-    assert Path(path) == target / "astra_pack_mixed_pack"
+    path, name, version, count, tool, made, reward, success = json.loads(done.stdout)
+    assert Path(path) == target / "astra_pack_mixed_pack" == Path(made)
     assert (name, version, count, tool) == ("mixed-pack", 3, 3, "get_stock_price")
+    assert reward == 1.0 and success is True
 
 
 def test_cli_compile_exits_1_with_the_main_reasons_when_nothing_compiles(tmp_path):

@@ -182,6 +182,22 @@ def test_max_turns_truncates(unit_pack):
     env.close()
 
 
+@pytest.mark.parametrize(("mode", "last"), [("f1_terminal", 0.8), ("outcome", 0.0),
+                                            ("f1", 0.0), ("recall", 0.0), ("precision", 0.0)])
+def test_truncation_ends_the_episode_for_terminal_reward_modes(unit_pack, mode, last):
+    """A truncated episode is over: f1_terminal pays its F1 on the truncating step (with
+    ``done=terminated`` it would pay nothing), outcome pays 0 (no final answer, no success)."""
+    env = AstraEnv(unit_pack, max_turns=2, reward=mode, task_ids=["stocks"])
+    env.reset(seed=0)
+    _, first, _, _, _ = env.step(call("quote", ticker="ACME"))  # solves 1 of 3
+    _, reward, terminated, truncated, info = env.step(call("quote", ticker="GLOBEX"))
+    assert truncated and not terminated and not info["success"]
+    assert info["reward_components"]["f1"] == pytest.approx(0.8)  # recall 2/3, precision 1
+    if mode in ("f1_terminal", "outcome"):
+        assert first == 0.0 and reward == pytest.approx(last)
+    env.close()
+
+
 def test_step_before_reset_and_bad_action_types(unit_pack):
     env = AstraEnv(unit_pack)
     with pytest.raises(RuntimeError, match="reset"):

@@ -32,13 +32,13 @@ DESCRIPTION = "Current temperature of a city."
 
 def _task(source: str = SOUND_SOURCE, schema: dict | None = None,
           description: str = DESCRIPTION, oslo_answer: str = "4.0 °C",
-          oslo_call: dict | None = None) -> Task:
+          oslo_call: dict | None = None, final_answer: str = "14.5 degrees") -> Task:
     tool = Tool("get_city_temp", description, schema or SCHEMA, source, "get_city_temp")
     return Task(
         task_id="temps", source=TaskSource("broken.jsonl", 1, "temps"), domain="weather",
         language="en", prompt=({"role": "user", "content":
                                 "How much warmer than Oslo is Paris right now?"},),
-        final_answer="14.5 degrees",
+        final_answer=final_answer,
         subtasks=(SubTask("1", "Paris now?", "18.5 °C", (), 1, True, "get_city_temp",
                           GoldCall("get_city_temp", {"city": "Paris"})),
                   SubTask("2", "Oslo now?", oslo_answer, (), 1, True, "get_city_temp",
@@ -57,6 +57,9 @@ BROKEN = {
     # The gold call for Oslo passes the answer in, and the tool repeats it back.
     "leakage": lambda: _task(oslo_call={"city": "Oslo 4.0 °C"}, source=SOUND_SOURCE.replace(
         'key = city.strip().lower()', 'key = city.strip().lower().split(" ")[0]')),
+    # The gold final answer kept the generator's reasoning markup, which the env strips from
+    # every turn: every sub-task solved, yet the answer is never accepted.
+    "final_answer": lambda: _task(final_answer="<think>18.5 - 4.0</think>14.5 degrees"),
     # The tool ignores its argument and returns every city: any call finds the answers.
     "gameability": lambda: _task(source=SOUND_SOURCE.replace(
         '    if key not in data:\n        return {"error": f"no data for {city}"}\n',
@@ -82,6 +85,7 @@ BROKEN = {
 EXPECTED_FAILURES = {
     "gold": {"gold"}, "leaky_description": {"leakage"}, "leakage": {"leakage"},
     "gameability": {"gameability", "floor"}, "seeded_answer": {"gold"}, "fuzz": {"fuzz"},
+    "final_answer": {"gold"},
     "schema_agreement": {"schema_agreement"},
 }
 
@@ -123,3 +127,21 @@ class ProcessBoundEnv(AstraEnv):
         observation[0]["content"] += f" (worker {os.getpid()})"
         self.messages[0]["content"] = observation[0]["content"]
         return observation, info
+
+
+class GenerousEnv(AstraEnv):
+    """A broken runtime: an answer given at once, without a call, counts as a success."""
+
+    def step(self, action):
+        first = self._turn == 0
+        observation, reward, terminated, truncated, info = super().step(action)
+        if first and terminated:
+            info["success"] = True
+            reward = 1.0
+        return observation, reward, terminated, truncated, info
+
+
+class NoFpsEnv(AstraEnv):
+    """A broken runtime for Gymnasium's checker: render modes without a render fps."""
+
+    metadata = {"render_modes": ["ansi"]}  # noqa: RUF012 - mirrors gym.Env.metadata

@@ -14,7 +14,9 @@ from broken_packs import (
     EXPECTED_FAILURES,
     SOUND_SOURCE,
     WARNED,
+    GenerousEnv,
     LeakyEnv,
+    NoFpsEnv,
     ProcessBoundEnv,
     write_broken_pack,
 )
@@ -60,6 +62,7 @@ MESSAGES = {
     "leakage": "sub-task 2's gold call get_city_temp passes its own answer '4.0 °C'",
     "gameability": "adversary scores",
     "seeded_answer": "under episode seed",
+    "final_answer": "is not a success: the final answer",
     "fuzz": "KeyError",
     "schema_agreement": "schema property 'units' is not a parameter",
 }
@@ -71,7 +74,8 @@ def test_each_broken_pack_fails_exactly_its_checks(tmp_path, defect):
     assert failing(report) == EXPECTED_FAILURES[defect], [
         (r.check, r.message) for r in report.results if r.status != "passed"]
     assert not report.ok
-    check = {"leaky_description": "leakage", "seeded_answer": "gold"}.get(defect, defect)
+    check = {"leaky_description": "leakage", "seeded_answer": "gold",
+             "final_answer": "gold"}.get(defect, defect)
     message = next(r.message for r in report.results if r.check == check)
     assert MESSAGES[defect] in message, message
 
@@ -132,6 +136,25 @@ def test_an_answer_only_task_is_not_applicable_for_gold_and_passes_the_rest(tmp_
     assert "no gold call (a released RL row)" in gold.message
     assert "replay" not in gold.message.split(":")[0]  # no advice to replay missing calls
     assert report.ok
+
+
+@pytest.mark.parametrize(("runtime", "expected"), [
+    # noop and gameability's "question" adversary both see an unearned success
+    (GenerousEnv, {"noop", "gameability"}),
+    (NoFpsEnv, {"check_env"}),
+])
+def test_a_broken_runtime_fails_its_checks(tmp_path, runtime, expected):
+    pack = write_broken_pack(tmp_path / runtime.__name__, None)
+    env_id = f"astra-test/{runtime.__name__.lower()}-v0"
+    gym.register(id=env_id, entry_point=runtime, kwargs={"pack": str(pack)})
+    try:
+        report = validate(env_id, options=FAST)
+    finally:
+        del gym.registry[env_id]
+    assert failing(report) == expected, report.format_table()
+    if runtime is NoFpsEnv:
+        message = next(r.message for r in report.results if r.check == "check_env")
+        assert "No render fps was declared" in message and "\x1b" not in message
 
 
 def test_a_process_dependent_runtime_fails_determinism_only(tmp_path):
