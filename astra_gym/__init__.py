@@ -18,11 +18,12 @@ import os as _os
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "register_pack"]
+__all__ = ["__version__", "make_vec", "register_pack"]
 
 # The sandbox worker process imports this package only for the sandbox; it
 # sets this variable so its start-up skips gymnasium and pack discovery.
 if not _os.environ.get("ASTRA_GYM_SANDBOX_WORKER"):
     from .registration import register_installed_packs, register_pack
+    from .vector import make_vec
 
     register_installed_packs()

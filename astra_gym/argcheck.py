@@ -53,15 +53,17 @@ Example:
 from __future__ import annotations
 
 import itertools
+import json
 import numbers
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
-__all__ = ["ArgumentValidator", "compile_schema"]
+__all__ = ["ArgumentValidator", "compile_schema", "schema_key", "validator_for"]
 
 Check = Callable[[Any], bool]
 
@@ -594,8 +596,21 @@ class ArgumentValidator:
         """
         if self._check(arguments):
             return None
-        best = best_match(self._validator.iter_errors(arguments))
+        best = self.best_error(arguments)
         return None if best is None else _describe(best)
+
+    def best_error(self, arguments: Any) -> ValidationError | None:
+        """jsonschema's most relevant error for ``arguments`` (``None`` when valid).
+
+        Args:
+            arguments: The decoded arguments (usually a dict).
+
+        Returns:
+            The error ``best_match`` picks, or ``None``.
+        """
+        if self._check(arguments):
+            return None
+        return best_match(self._validator.iter_errors(arguments))
 
     def __reduce__(self) -> tuple[type[ArgumentValidator], tuple[Mapping[str, Any]]]:
         # The compiled closures do not pickle; rebuild from the schema instead.
@@ -603,3 +618,33 @@ class ArgumentValidator:
 
     def __repr__(self) -> str:
         return f"ArgumentValidator(fast={self.fast}, schema={self.schema!r})"
+
+
+def schema_key(schema: Any) -> str:
+    """The key of schema caches: the schema's JSON text, key order kept.
+
+    Key order is kept on purpose: jsonschema reports the first of equally
+    relevant errors, so two orderings may word an error differently.
+    """
+    return json.dumps(schema, ensure_ascii=False, separators=(",", ":"))
+
+
+@lru_cache(maxsize=4096)
+def _cached_validator(key: str) -> ArgumentValidator:
+    return ArgumentValidator(json.loads(key))
+
+
+def validator_for(schema: Mapping[str, Any]) -> ArgumentValidator:
+    """A shared :class:`ArgumentValidator` for ``schema``.
+
+    Packs repeat tools and schemas across tasks; building a validator costs
+    tens of microseconds to milliseconds, so one per distinct schema (by its
+    JSON text, :func:`schema_key`) is kept per process, least recently used ones dropped.
+
+    Args:
+        schema: A tool's ``parameters`` JSON Schema (treated as immutable).
+
+    Returns:
+        The validator.
+    """
+    return _cached_validator(schema_key(schema))

@@ -23,10 +23,9 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import json
 import os
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,14 +33,13 @@ from typing import Any, ClassVar
 import gymnasium as gym
 
 from .answers import contains_answer
-from .argcheck import ArgumentValidator
 from .finals import DEFAULT_HEDGE_RULE, HedgeRule, hedge_reason
-from .pack import Pack, Task, Tool
+from .pack import Pack, Task
 from .parsers import ACTION_FORMATS, ParsedCall, ParsedTurn, parse_action
 from .rewards import REWARD_MODES, RewardComponents, components, solved_by_result, step_reward
+from .runtime import TaskRuntime, task_runtime
 from .sandbox import DEFAULT_ISOLATION, Limits, Sandbox, SandboxSession
 from .spaces import AssistantTurnSpace, MessagesSpace
-from .toolspec import read_signature
 
 __all__ = ["DEFAULT_MAX_ACTION_CHARS", "DEFAULT_MAX_CALLS_PER_TURN", "DEFAULT_MAX_TURNS",
            "DEFAULT_SYSTEM_PROMPT", "AstraEnv", "open_pack"]
@@ -72,33 +70,6 @@ def open_pack(pack: str | os.PathLike[str] | Pack) -> Pack:
     if isinstance(pack, Pack):
         return pack
     return _cached_pack(str(Path(pack).resolve()))
-
-
-@dataclass(frozen=True)
-class _ToolRuntime:
-    tool: Tool
-    validator: ArgumentValidator
-    positional: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _TaskRuntime:
-    """What an episode of one task needs, built once per task and reused."""
-
-    task: Task
-    tools: dict[str, _ToolRuntime]
-    openai_tools: list[dict[str, Any]]
-    n: int
-
-    @classmethod
-    def build(cls, task: Task) -> _TaskRuntime:
-        tools = {}
-        for tool in task.all_tools:
-            signature = read_signature(tool.source, tool.function)
-            positional = signature.positional_names if signature is not None else ()
-            tools[tool.name] = _ToolRuntime(tool, ArgumentValidator(tool.parameters), positional)
-        return cls(task, tools, [tool.openai() for tool in task.all_tools],
-                   sum(sub.needs_tool for sub in task.subtasks))
 
 
 def _sandbox_from_options(options: Any) -> Sandbox:
@@ -207,8 +178,7 @@ class AstraEnv(gym.Env[list, Any]):
         self.observation_space = MessagesSpace()
         self.action_space = AssistantTurnSpace()
         self._sandbox = _sandbox_from_options(sandbox)
-        self._runtimes: dict[str, _TaskRuntime] = {}
-        self._runtime: _TaskRuntime | None = None
+        self._runtime: TaskRuntime | None = None
         self._session: SandboxSession | None = None
         self._components: RewardComponents | None = None
         self._turn = 0
@@ -228,12 +198,8 @@ class AstraEnv(gym.Env[list, Any]):
         """The current episode's task (None before the first reset)."""
         return None if self._runtime is None else self._runtime.task
 
-    def _task_runtime(self, task_id: str) -> _TaskRuntime:
-        runtime = self._runtimes.get(task_id)
-        if runtime is None:
-            runtime = _TaskRuntime.build(self.pack.task(task_id))
-            self._runtimes[task_id] = runtime
-        return runtime
+    def _task_runtime(self, task_id: str) -> TaskRuntime:
+        return task_runtime(self.pack, task_id)  # shared by every env of the process
 
     def _system_message(self) -> str:
         if not self.tools_in_prompt:
@@ -262,7 +228,7 @@ class AstraEnv(gym.Env[list, Any]):
             raise KeyError(f"pack {self.pack.name!r} has no task {task_id!r}")
         episode_seed = int(self.np_random.integers(0, 2**31 - 1))
         runtime = self._task_runtime(task_id)
-        tools = runtime.openai_tools
+        tools = runtime.openai_tools()  # a fresh copy: info["tools"] is the caller's
         if self.shuffle_tools and len(tools) > 1:
             tools = [tools[int(i)] for i in self.np_random.permutation(len(tools))]
         if self._session is not None:
@@ -280,7 +246,7 @@ class AstraEnv(gym.Env[list, Any]):
                  *({"role": m["role"], "content": m["content"]} for m in runtime.task.prompt)]
         self.messages = [dict(message) for message in first]
         task = runtime.task
-        info = {"task_id": task.task_id, "tools": copy.deepcopy(tools),
+        info = {"task_id": task.task_id, "tools": tools,
                 "pack": self.pack.name, "domain": task.domain, "language": task.language,
                 "episode_seed": episode_seed}
         return first, info
@@ -438,7 +404,6 @@ class AstraEnv(gym.Env[list, Any]):
         """
         state = self.__dict__.copy()
         state["pack"] = str(self.pack.path)
-        state["_runtimes"] = {}
         state["_runtime"] = None if self._runtime is None else self._runtime.task.task_id
         state["_session"] = None
         return state

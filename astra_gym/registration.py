@@ -18,13 +18,15 @@ import gymnasium as gym
 
 from .pack import EMBEDDED_PACKS, MANIFEST_FILE, Pack, embedded_pack_path, installed_packs
 
-__all__ = ["ENTRY_POINT", "NAMESPACE", "astra_env_ids", "env_id", "register_installed_packs",
-           "register_pack", "unknown_env_message"]
+__all__ = ["ENTRY_POINT", "NAMESPACE", "VECTOR_ENTRY_POINT", "astra_env_ids", "env_id",
+           "register_installed_packs", "register_pack", "unknown_env_message"]
 
 #: Every astra env id lives in this namespace.
 NAMESPACE = "astra"
 #: The env class Gymnasium builds.
 ENTRY_POINT = "astra_gym.env:AstraEnv"
+#: What ``gym.make_vec`` builds (see :mod:`astra_gym.vector`).
+VECTOR_ENTRY_POINT = "astra_gym.vector:vector_entry_point"
 
 
 def env_id(name: str, version: int) -> str:
@@ -77,7 +79,8 @@ def register_pack(path: str | os.PathLike[str], *, override: bool = True) -> str
                           f"for a different pack at {old_path}", RuntimeWarning, stacklevel=2)
             return new_id
         del gym.registry[new_id]
-    gym.register(id=new_id, entry_point=ENTRY_POINT, kwargs={"pack": resolved})
+    gym.register(id=new_id, entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT,
+                 kwargs={"pack": resolved})
     return new_id
 
 

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .answers import find_answer, normalize_text
+from .answers import could_contain, find_answer, normalize_text
 from .evidence import argument_values, is_error_shaped, solves
 from .pack.model import SubTask
 
@@ -163,6 +163,7 @@ def solved_by_result(subtasks: Iterable[SubTask], tool: str, output: str,
     """
     done = set(already_solved)
     text: str | None = None
+    lowered: str | bool | None = False  # not computed yet
     echoed: list[str] | None = None
     newly = []
     for sub in subtasks:
@@ -170,6 +171,10 @@ def solved_by_result(subtasks: Iterable[SubTask], tool: str, output: str,
             continue
         if sub.gold_call is not None and sub.tool != tool:
             continue
+        if lowered is False:
+            lowered = output.lower() if output.isascii() else None
+        if not could_contain(lowered, sub.answer):
+            continue  # ruled out at C speed, without normalising the result
         if text is None:
             text = normalize_text(output)  # once per result, not per sub-task
         if not find_answer(text, sub.answer):

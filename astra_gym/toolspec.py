@@ -13,10 +13,14 @@ The signature is read with :mod:`ast`: nothing in the tool runs.
 from __future__ import annotations
 
 import ast
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import jsonschema
+
+from .argcheck import schema_key
 
 __all__ = ["FunctionSignature", "Parameter", "read_signature", "schema_problems",
            "signature_problems"]
@@ -95,6 +99,17 @@ def read_signature(source: str, function: str) -> FunctionSignature | None:
                              spec.kwarg is not None)
 
 
+@lru_cache(maxsize=4096)
+def _metaschema_problems(key: str) -> tuple[str, ...]:
+    """Checking a schema against the metaschema costs about 1 ms: once per distinct schema."""
+    try:
+        jsonschema.Draft202012Validator.check_schema(json.loads(key))
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(part) for part in exc.absolute_path) or "(top level)"
+        return (f"parameters is not a valid JSON Schema at {where}: {exc.message}",)
+    return ()
+
+
 def schema_problems(parameters: Any) -> list[str]:
     """What is wrong with a tool's ``parameters`` JSON Schema.
 
@@ -111,12 +126,7 @@ def schema_problems(parameters: Any) -> list[str]:
     """
     if not isinstance(parameters, dict):
         return [f"parameters must be a JSON object, not {type(parameters).__name__}"]
-    problems = []
-    try:
-        jsonschema.Draft202012Validator.check_schema(parameters)
-    except jsonschema.SchemaError as exc:
-        where = "/".join(str(part) for part in exc.absolute_path) or "(top level)"
-        problems.append(f"parameters is not a valid JSON Schema at {where}: {exc.message}")
+    problems = list(_metaschema_problems(schema_key(parameters)))
     if parameters.get("type") != "object":
         problems.append(f"parameters must have type 'object', not {parameters.get('type')!r}")
     properties = parameters.get("properties", {})

@@ -51,7 +51,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--baseline", help="another checkout (a git worktree of an older "
+                        "commit) to measure first, in the same run, for ratios")
     args = parser.parse_args()
+    baseline = _baseline_figures(args) if args.baseline else None
     inputs = sorted(SOURCE.glob("*.jsonl"))
     times: dict[int, list[float]] = {jobs: [] for jobs in args.jobs}
     rows = calls = 0
@@ -77,8 +80,31 @@ def main() -> None:
         print(f"jobs={jobs}: median {median:.3f} s  {rows / median:7.1f} rows/s  "
               f"x{base / median:.2f} vs jobs={args.jobs[0]}  "
               f"(min {min(times[jobs]):.3f}, max {max(times[jobs]):.3f})")
+    if baseline is not None:
+        figures["baseline"] = baseline
+        for jobs in args.jobs:
+            old = baseline["jobs"][str(jobs)]["rows_per_s"]
+            now = figures["jobs"][jobs]["rows_per_s"]
+            print(f"jobs={jobs}: baseline {old:7.1f} rows/s, now {now:7.1f} rows/s: "
+                  f"x{now / old:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
+
+
+def _baseline_figures(args: argparse.Namespace) -> dict:
+    """Run this script against ``args.baseline`` in a subprocess and read its figures."""
+    import os
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "baseline.json"
+        child = [sys.executable, str(Path(__file__).resolve()), "--rounds", str(args.rounds),
+                 "--copies", str(args.copies), "--json", str(out),
+                 "--jobs", *map(str, args.jobs)]
+        env = {**os.environ, "PYTHONPATH": str(Path(args.baseline).resolve())}
+        subprocess.run(child, env=env, cwd=args.baseline, check=True,
+                       stdout=subprocess.DEVNULL)
+        return json.loads(out.read_text())
 
 
 if __name__ == "__main__":

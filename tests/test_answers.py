@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from astra_gym.answers import contains_answer, find_answer, normalize_text
+from astra_gym.answers import (
+    answer_needles,
+    contains_answer,
+    could_contain,
+    find_answer,
+    normalize_text,
+)
 
 FOUND = [
     ('{"total": "1,234.50 USD"}', "1234.5 usd"),
@@ -82,3 +88,35 @@ def test_normalisation_is_idempotent(text):
 @given(st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=20))
 def test_an_answer_is_found_standing_on_its_own(answer):
     assert contains_answer(f'{{"result": "{answer}"}}', answer)
+
+
+# -- the fast pre-check ----------------------------------------------------------------
+# Texts built from what normalisation touches: digits, separators, zeros, case, spaces.
+NUMBERISH = st.text(alphabet="0123456789,.  \taAbBzZ-:", min_size=0, max_size=40)
+
+
+def reference(text: str, answer: str) -> bool:
+    """The exact rule, without the pre-check."""
+    return find_answer(normalize_text(text), answer)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(NUMBERISH, st.data())
+def test_the_precheck_never_rejects_a_text_the_rule_accepts(text, data):
+    # Answers: slices of the text's own normalised form (so the rule often accepts),
+    # or free strings of the same alphabet.
+    normalized = normalize_text(text)
+    start = data.draw(st.integers(0, len(normalized)))
+    answer = data.draw(st.just(normalized[start:start + data.draw(st.integers(1, 12))])
+                       | NUMBERISH)
+    if reference(text, answer):
+        assert could_contain(text.lower(), answer), (text, answer, answer_needles(answer))
+    assert contains_answer(text, answer) == reference(text, answer)
+
+
+def test_the_precheck_reaches_both_outcomes():
+    assert could_contain("total: 1,234.50 usd", "1234.5 USD")
+    assert not could_contain("total: 1,234.50 usd", "1234.5 EUR")
+    assert not could_contain("plain ascii", "北京")  # no ASCII text holds a CJK answer
+    assert could_contain(None, "北京")  # non-ASCII text: nothing is ruled out
+    assert not could_contain("anything", "   ")

@@ -594,3 +594,16 @@ def test_demo_gold_calls_are_valid_on_both_paths():
             assert validator.is_valid(bad) is Draft202012Validator(schema).is_valid(bad)
             checked += 1
     assert checked > 100
+
+
+def test_validator_for_shares_one_validator_per_schema_text():
+    from astra_gym.argcheck import validator_for
+
+    schema = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
+    shared = validator_for(schema)
+    assert validator_for(json.loads(json.dumps(schema))) is shared
+    assert shared.is_valid({"q": "x"}) and not shared.is_valid({})
+    assert shared.best_error({"q": "x"}) is None
+    assert "'q' is a required property" in shared.best_error({}).message
+    other = validator_for({**schema, "required": []})
+    assert other is not shared and other.is_valid({})

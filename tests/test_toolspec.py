@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from astra_gym.toolspec import read_signature, schema_problems, signature_problems
@@ -58,3 +60,19 @@ def test_schema_problems(schema, fragment):
 def test_valid_schema_has_no_problems():
     assert schema_problems(SCHEMA) == []
     assert schema_problems({"type": "object"}) == []
+
+
+def test_schema_problems_are_cached_per_schema_and_fresh_per_call(monkeypatch):
+    import jsonschema
+
+    bad = {"type": "object", "properties": {"n": {"type": "integer", "minimum": "zero"}}}
+    first = schema_problems(bad)
+    assert first and "not a valid JSON Schema at properties/n/minimum" in first[0]
+    first.append("caller's own")
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the metaschema check ran again for a schema it has seen")
+
+    monkeypatch.setattr(jsonschema.Draft202012Validator, "check_schema", forbidden)
+    again = schema_problems(json.loads(json.dumps(bad)))
+    assert again == first[:-1]

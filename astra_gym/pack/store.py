@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ TASKS_FILE = "tasks.jsonl"
 #: Pack names: lower-case, usable in env ids (``astra/<name>-v0``) and package names.
 PACK_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _TASK_ID_PREFIX = '{"task_id":'
+#: Parsed tasks a Pack keeps (least recently used ones are dropped).
+TASK_CACHE_SIZE = 4096
 
 
 def dump_task_line(task: Task) -> str:
@@ -105,8 +107,13 @@ def _atomic_write(path: Path, data: bytes) -> None:
 def write_pack(directory: str | os.PathLike[str], name: str, version: int,
                tasks: Iterable[Task], *, validation: Mapping[str, Any],
                sources: Iterable[str] = (), compiler: Mapping[str, Any] | None = None,
-               description: str | None = None) -> dict[str, Any]:
+               description: str | None = None, prevalidated: bool = False) -> dict[str, Any]:
     """Write ``tasks.jsonl`` and ``manifest.json`` into ``directory``.
+
+    Every task is checked against ``task.schema.json`` here, once, and the
+    manifest records it (``schema_checked`` = the content hash): loading a task
+    then skips the check, which costs about 0.5 ms a task, as long as the file
+    still has that hash.
 
     Args:
         directory: Created if missing; existing pack files are replaced.
@@ -117,12 +124,15 @@ def write_pack(directory: str | os.PathLike[str], name: str, version: int,
         sources: Input file names.
         compiler: Provenance of the compiler.
         description: One-line human description.
+        prevalidated: The caller has checked every task against the schema
+            already (e.g. tasks read from a validated pack): skip the check.
 
     Returns:
         The manifest that was written.
 
     Raises:
         ValueError: When the name is not a valid pack name or task ids repeat.
+        PackFormatError: When a task does not match the task schema.
     """
     if not PACK_NAME_PATTERN.match(name):
         raise ValueError(f"invalid pack name {name!r}: use lower-case letters, digits, '_' "
@@ -133,9 +143,12 @@ def write_pack(directory: str | os.PathLike[str], name: str, version: int,
         if task.task_id in seen:
             raise ValueError(f"duplicate task_id {task.task_id!r}")
         seen.add(task.task_id)
+        if not prevalidated:
+            validate_task(task.to_dict(), f"task {task.task_id!r}")
     payload = "".join(dump_task_line(task) + "\n" for task in tasks).encode("utf-8")
     manifest = build_manifest(name, version, tasks, payload, validation=validation,
                               sources=sources, compiler=compiler, description=description)
+    manifest["schema_checked"] = manifest["content_hash"]
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
     _atomic_write(root / TASKS_FILE, payload)
@@ -180,7 +193,13 @@ class Pack:
         validate_manifest(manifest, str(manifest_path))
         self.manifest: dict[str, Any] = manifest
         self._offsets: dict[str, int] | None = None
-        self._cache: dict[str, Task] = {}
+        self._ids: tuple[str, ...] | None = None
+        # write_pack checked every task against the schema when it wrote these bytes, and
+        # the index verifies the bytes against content_hash: no need to check again.
+        self._schema_checked = manifest.get("schema_checked") == manifest["content_hash"]
+        # Parsed tasks, least recently used first; bounded so a huge pack does not keep
+        # every task it ever served (envs keep their own runtimes of the tasks they play).
+        self._cache: OrderedDict[str, Task] = OrderedDict()
 
     # -- metadata --------------------------------------------------------------
     @property
@@ -238,7 +257,9 @@ class Pack:
     @property
     def task_ids(self) -> tuple[str, ...]:
         """All task ids in file order (reads the index, parses no task)."""
-        return tuple(self._index())
+        if self._ids is None:
+            self._ids = tuple(self._index())
+        return self._ids
 
     def __len__(self) -> int:
         return self.manifest["task_count"]
@@ -262,6 +283,7 @@ class Pack:
         """
         cached = self._cache.get(task_id)
         if cached is not None:
+            self._cache.move_to_end(task_id)
             return cached
         offsets = self._index()
         if task_id not in offsets:
@@ -271,9 +293,12 @@ class Pack:
             handle.seek(offsets[task_id])
             line = handle.readline().decode("utf-8")
         data = json.loads(line)
-        validate_task(data, f"{self.tasks_path} task {task_id!r}")
+        if not self._schema_checked:
+            validate_task(data, f"{self.tasks_path} task {task_id!r}")
         task = Task.from_dict(data)
         self._cache[task_id] = task
+        while len(self._cache) > TASK_CACHE_SIZE:
+            self._cache.popitem(last=False)
         return task
 
     def __iter__(self) -> Iterator[Task]:

@@ -29,6 +29,7 @@ import gymnasium as gym
 from ..agents.oracle import OracleAgent
 from ..agents.random_agent import RandomAgent
 from ..answers import contains_answer, find_answer
+from ..argcheck import schema_key
 from ..env import AstraEnv
 from ..evidence import argument_values
 from ..runner import run_episode
@@ -381,6 +382,34 @@ def _crash(record: dict[str, Any], message: str) -> str | None:
     return f"{kind}: {message[:200]}"
 
 
+#: Outcomes of fuzzing one tool: ``key -> (failure message or None, time-box notes)``.
+#: Packs repeat tools across tasks (the demo pack: 161 tool slots, 114 distinct tools);
+#: a tool's fuzz run depends only on its definition, the env and the options, and with
+#: ``derandomize`` the same tool gets the same examples, so it runs once per process.
+_TOOL_FUZZ: dict[tuple[Any, ...], tuple[str | None, tuple[str, ...]]] = {}
+_TOOL_FUZZ_SIZE = 4096
+
+
+def _tool_fuzz_key(ctx: TaskContext, tool: Any) -> tuple[Any, ...]:
+    options = ctx.options
+    return (ctx.env_id, gym.spec(ctx.env_id).kwargs.get("pack"), tool.name, tool.function,
+            tool.source, schema_key(tool.parameters), options.seed, options.max_examples,
+            options.fuzz_seconds)
+
+
+def _remember_tool_fuzz(key: tuple[Any, ...],
+                        outcome: tuple[str | None, tuple[str, ...]]) -> None:
+    if len(_TOOL_FUZZ) >= _TOOL_FUZZ_SIZE:
+        _TOOL_FUZZ.pop(next(iter(_TOOL_FUZZ)))
+    _TOOL_FUZZ[key] = outcome
+
+
+def _failure_text(exc: AssertionError) -> str:
+    notes = "; ".join(note for note in getattr(exc, "__notes__", [])
+                      if not note.startswith("You can reproduce"))
+    return f"{exc}{' [' + notes + ']' if notes else ''}"
+
+
 class _OutOfTime(Exception):
     """The fuzz time box of one property is spent."""
 
@@ -465,13 +494,24 @@ def check_fuzz(ctx: TaskContext) -> None:
             warnings.filterwarnings("ignore", message="Generating overly large repr")
             for tool in tools:
                 name = tool["function"]["name"]
-                for prop in tool_properties(name, tool["function"]["parameters"]):
-                    run_boxed(prop, f"tool {name!r}")
+                key = _tool_fuzz_key(ctx, env.pack.task(ctx.task_id).tool(name))
+                outcome = _TOOL_FUZZ.get(key)
+                if outcome is None:
+                    before = len(slow)
+                    try:
+                        for prop in tool_properties(name, tool["function"]["parameters"]):
+                            run_boxed(prop, f"tool {name!r}")
+                        outcome = (None, tuple(slow[before:]))
+                    except AssertionError as exc:
+                        outcome = (_failure_text(exc), tuple(slow[before:]))
+                    _remember_tool_fuzz(key, outcome)
+                else:
+                    slow.extend(outcome[1])
+                if outcome[0] is not None:
+                    raise CheckFailed(outcome[0])
             run_boxed(any_turn_is_handled, "generated turns")
     except AssertionError as exc:
-        notes = "; ".join(note for note in getattr(exc, "__notes__", [])
-                          if not note.startswith("You can reproduce"))
-        raise CheckFailed(f"{exc}{' [' + notes + ']' if notes else ''}") from None
+        raise CheckFailed(_failure_text(exc)) from None
     finally:
         env.close()
     if slow:

@@ -24,6 +24,7 @@ from typing import Any
 
 import jsonschema
 
+from astra_gym.argcheck import validator_for
 from astra_gym.pack import GoldCall, SubTask, Task, TaskSource, Tool
 from astra_gym.parsers import CallSyntaxError, bind_arguments, parse_python_call
 from astra_gym.toolspec import read_signature, schema_problems, signature_problems
@@ -216,8 +217,7 @@ def _check_tool_code(doc: dict[str, Any], code: Any, owner: str) -> tuple[Any, l
 
 def _schema_violation(parameters: dict[str, Any], arguments: dict[str, Any]) -> str | None:
     try:
-        error = jsonschema.exceptions.best_match(
-            jsonschema.Draft202012Validator(parameters).iter_errors(arguments))
+        error = validator_for(parameters).best_error(arguments)
     except jsonschema.SchemaError:
         return None  # reported by schema_problems already
     if error is None:

@@ -146,3 +146,36 @@ def test_broken_installed_pack_is_skipped_with_a_warning(monkeypatch, tmp_path):
     with pytest.warns(RuntimeWarning, match="skipping astra-gym pack entry point 'broken'"):
         found = installed_packs()
     assert list(found) == ["good"]
+
+
+def test_write_pack_checks_each_task_against_the_schema_once(tmp_path, monkeypatch):
+    bad = make_task("bad")
+    object.__setattr__(bad.subtasks[0], "answer", "")
+    with pytest.raises(PackFormatError, match=r"task 'bad'.*subtasks/0/answer"):
+        write(tmp_path, [make_task(), bad])
+    assert not (tmp_path / "tasks.jsonl").exists()
+
+    manifest = write(tmp_path, [make_task()])
+    assert manifest["schema_checked"] == manifest["content_hash"]
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a task written by write_pack is not checked again on load")
+
+    monkeypatch.setattr(store, "validate_task", forbidden)
+    assert Pack(tmp_path).task("t1") == make_task()
+
+
+def test_the_task_cache_is_bounded_and_keeps_serving(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "TASK_CACHE_SIZE", 3)
+    tasks = [make_task(f"t{n}", f"value-{n}") for n in range(10)]
+    write(tmp_path, tasks)
+    pack = Pack(tmp_path)
+    first = pack.task("t0")
+    for task in tasks[1:]:
+        assert pack.task(task.task_id) == task
+        assert len(pack._cache) <= 3
+    assert list(pack._cache) == ["t7", "t8", "t9"]
+    assert pack.task("t8") is pack.task("t8")  # a hit refreshes, not rebuilds
+    assert list(pack._cache) == ["t7", "t9", "t8"]
+    again = pack.task("t0")
+    assert again == first and again is not first

@@ -281,3 +281,31 @@ def test_write_manifest_refuses_an_installed_pack(tmp_path, capsys):
                  "--write-manifest"]) == 2
     assert "never edits installed files" in capsys.readouterr().err
     assert (installed / "manifest.json").read_bytes() == before
+
+
+def test_a_tool_shared_by_tasks_is_fuzzed_once_and_judged_for_each(tmp_path, monkeypatch):
+    import dataclasses
+
+    import astra_gym.validation.checks as checks
+
+    monkeypatch.setattr(checks, "_TOOL_FUZZ", {})
+    from broken_packs import _task
+
+    broken = BROKEN["fuzz"]()
+    sound = _task()
+    tasks = [dataclasses.replace(broken, task_id="broken-a"),
+             dataclasses.replace(broken, task_id="broken-b"),
+             dataclasses.replace(sound, task_id="sound")]  # same tool name, other source
+    write_pack(tmp_path / "shared", "shared", 0, tasks,
+               validation={"rows": 3, "compiled": 3, "rejected": 0})
+    runs = []
+    real = checks._remember_tool_fuzz
+    monkeypatch.setattr(checks, "_remember_tool_fuzz",
+                        lambda key, outcome: (runs.append(key[2]), real(key, outcome)))
+    report = validate(tmp_path / "shared", ["fuzz"], options=CheckOptions(max_examples=10))
+    by_task = {result.task_id: result for result in report.results}
+    assert runs == ["get_city_temp", "get_city_temp"]  # broken once, sound once
+    assert by_task["broken-a"].status == by_task["broken-b"].status == "failed"
+    assert by_task["broken-a"].message == by_task["broken-b"].message
+    assert "KeyError" in by_task["broken-a"].message
+    assert by_task["sound"].status == "passed"
