@@ -75,8 +75,12 @@ def normalize_text(text: str) -> str:
         'total: 1234.5 usd'
     """
     text = unicodedata.normalize("NFKC", text).casefold()
-    text = _THOUSANDS.sub(_drop_thousands, text)
-    text = _TRAILING_ZEROS.sub(_trim_zeros, text)
+    # Each rule needs its separator; a str.find at C speed skips a regex scan
+    # (with lookbehinds at every position) over text that has none.
+    if "," in text:
+        text = _THOUSANDS.sub(_drop_thousands, text)
+    if "." in text:
+        text = _TRAILING_ZEROS.sub(_trim_zeros, text)
     return _SPACE.sub(" ", text).strip()
 
 

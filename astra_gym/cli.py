@@ -284,7 +284,7 @@ def _run_agent(name: str, env_id: str, args: argparse.Namespace) -> dict[str, An
     try:
         agent = _make_agent(name, args, env)
         total = len(env.unwrapped.task_ids) if episodes == "all" else int(episodes)
-        with Progress(total, f"{name} on {env_id}", enabled=False if args.json else None) as bar:
+        with Progress(total, f"{name} on {env_id}", enabled=False if args.quiet else None) as bar:
             def on_episode(result: Any) -> None:
                 finished.append(result)
                 bar.update()
@@ -394,8 +394,8 @@ def _validate(args: argparse.Namespace) -> int:
                                       f"{where}); --write-manifest never edits installed "
                                       "files. Validate the pack's source directory instead "
                                       "and reinstall it")
-        report = validate(args.target, checks, jobs=args.jobs, progress=False if args.json
-                          else None, on_result=on_result,
+        report = validate(args.target, checks, jobs=args.jobs,
+                          progress=False if args.quiet else None, on_result=on_result,
                           options=CheckOptions(seed=args.seed, max_examples=args.max_examples,
                                                fuzz_seconds=args.fuzz_seconds))
     except (ValueError, FileNotFoundError, PermissionError) as exc:
@@ -517,6 +517,10 @@ def _synth_run(args: argparse.Namespace) -> int:
         stage_options = _stage_options(args.temperature, args.max_tokens)
         if "generate" in stages and not args.inputs:
             raise RunInputError("--input is needed when the generate stage runs")
+        if "generate" in stages:  # a mistyped path fails before the endpoint is probed
+            missing = [path for path in args.inputs if not Path(path).is_file()]
+            if missing:
+                raise RunInputError(f"cannot read {missing[0]}: no such file")
         out = Path(args.out)
         client = _synth_client(args, stages, out)
         executor = make_executor(args.executor, address=args.ray_address)
@@ -735,6 +739,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "describes every mode)")
     run_.add_argument("--max-turns", type=int, default=32)
     run_.add_argument("--json", action="store_true", help="JSON lines on stdout")
+    run_.add_argument("--quiet", action="store_true",
+                      help="no progress (it goes to stderr, so --json output stays clean)")
     openai_options = run_.add_argument_group("openai agent")
     openai_options.add_argument("--model", help="model name")
     openai_options.add_argument("--base-url", help="OpenAI-compatible endpoint (or "
@@ -765,6 +771,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate_.add_argument("--seed", type=int, default=0)
     validate_.add_argument("--json", action="store_true",
                            help="one JSON line per task x check, then a summary line")
+    validate_.add_argument("--quiet", action="store_true",
+                           help="no progress (it goes to stderr, so --json output stays clean)")
     validate_.add_argument("--strict", action="store_true",
                            help="fail on warnings too (warning-severity checks, time boxes)")
     validate_.add_argument("--fuzz-seconds", type=float, default=60.0, metavar="S",

@@ -115,6 +115,10 @@ def pytest_ignore_collect(collection_path: Any, config: pytest.Config) -> bool |
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "astra: a validation check of an astra-gym pack")
+    if config.getoption("--astra-pack"):  # as `astra-gym validate`: no .hypothesis/ in cwd
+        from astra_gym.validation.runner import keep_hypothesis_out_of_cwd
+
+        keep_hypothesis_out_of_cwd()
 
 
 @pytest.hookimpl(tryfirst=True)  # before -k / -m deselection, so they apply to our items

@@ -39,7 +39,7 @@ def main() -> None:
         if not case.process_only:
             outcome = run_inprocess(case.source, case.kwargs)
             inproc.append((outcome.wall_s, case.name))
-    with Sandbox(isolation="process") as sandbox:
+    with Sandbox(isolation="process", pool=1) as sandbox:
         for case in ABUSE_CASES:
             outcome = run_process(sandbox, case.source, case.kwargs)
             proc.append((outcome.wall_s, case.name))

@@ -38,12 +38,17 @@ from astra_gym.pack import demo_pack_path
 TASK = "demo-weather-003"
 
 
+#: The figures are of the in-process sandbox (the default is the confined worker pool;
+#: benchmarks/bench_isolation.py compares the two).
+INPROCESS = {"isolation": "inprocess"}
+
+
 def median_us(func, number: int, repeat: int) -> float:
     return statistics.median(timeit.repeat(func, number=number, repeat=repeat)) / number * 1e6
 
 
 def step_figures(number: int, repeat: int) -> dict[str, float]:
-    env = AstraEnv(demo_pack_path(), max_turns=10**9)
+    env = AstraEnv(demo_pack_path(), max_turns=10**9, sandbox=INPROCESS)
     env.reset(seed=0, options={"task_id": TASK})
     task = env.task
     gold = task.subtasks[0].gold_call
@@ -72,7 +77,7 @@ def step_figures(number: int, repeat: int) -> dict[str, float]:
 def vector_steps_per_s(num_envs: int, mode: str, steps: int) -> float:
     kwargs = {"vector_kwargs": {"shared_memory": False}} if mode == "async" else {}
     envs = gym.make_vec("astra/demo-v0", num_envs=num_envs, vectorization_mode=mode,
-                        max_turns=10**9, task_ids=[TASK], **kwargs)
+                        max_turns=10**9, task_ids=[TASK], sandbox=INPROCESS, **kwargs)
     envs.reset(seed=0)
     gold = AstraEnv(demo_pack_path()).pack.task(TASK).subtasks[0].gold_call
     action = {"role": "assistant", "content": None, "tool_calls": [

@@ -25,7 +25,7 @@ import gymnasium as gym
 
 from ..pack import Pack
 from ..progress import Progress
-from ..registration import register_pack
+from ..registration import NAMESPACE, register_pack, unknown_env_message
 from .checks import CHECKS, CheckFailed, CheckOptions, CheckWarning, NotApplicable, TaskContext
 from .policy import POLICY, POLICY_VERSION, STATUSES
 
@@ -99,6 +99,10 @@ def resolve_target(target: str | os.PathLike[str]) -> tuple[str, Path]:
     if path.is_dir():
         return register_pack(path), path.resolve()
     env_id = str(target)
+    if env_id not in gym.registry:
+        if os.sep in env_id.removeprefix(f"{NAMESPACE}/") or env_id.startswith("."):
+            raise ValueError(f"no pack directory at {env_id!r} (and it is not an env id)")
+        raise ValueError(unknown_env_message(env_id))
     try:
         spec = gym.spec(env_id)
     except gym.error.Error as exc:

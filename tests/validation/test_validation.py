@@ -309,3 +309,22 @@ def test_a_tool_shared_by_tasks_is_fuzzed_once_and_judged_for_each(tmp_path, mon
     assert by_task["broken-a"].message == by_task["broken-b"].message
     assert "KeyError" in by_task["broken-a"].message
     assert by_task["sound"].status == "passed"
+
+
+@pytest.mark.parametrize(("target", "fragment"), [
+    ("generated_envs/mypack", "no pack directory at 'generated_envs/mypack'"),
+    ("mypack/", "no pack directory at 'mypack/'"),
+    ("astra/dmeo-v0", "unknown env id 'astra/dmeo-v0'. Did you mean astra/demo-v0?"),
+])
+def test_a_wrong_target_says_what_is_wrong_in_our_words(target, fragment):
+    with pytest.raises(ValueError) as caught:
+        validate(target, ["noop"])
+    assert fragment in str(caught.value)
+    assert "Namespace" not in str(caught.value) and "Malformed" not in str(caught.value)
+
+
+def test_validate_json_keeps_stdout_clean_and_quiet_is_accepted(capsys):
+    assert main(["validate", "astra/demo-v0", "--checks", "noop", "--json", "--quiet",
+                 "--jobs", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out and all(json.loads(line) for line in out)
