@@ -112,6 +112,13 @@ def _sandbox_run(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _sandbox_allowlist(args: argparse.Namespace) -> int:
+    from .sandbox.allowlist import markdown_table
+
+    print(markdown_table())
+    return 0
+
+
 def _sandbox_doctor(args: argparse.Namespace) -> int:
     from .sandbox import WorkerPool
     from .sandbox.confine import format_report
@@ -702,6 +709,9 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--no-confine", action="store_true",
                         help="probe an unconfined worker (to see what the layers stop)")
     doctor.set_defaults(handler=_sandbox_doctor)
+    allowlist = sandbox_commands.add_parser(
+        "allowlist", help="print every stdlib name a tool can reach, as a Markdown table")
+    allowlist.set_defaults(handler=_sandbox_allowlist)
 
     compile_ = commands.add_parser(
         "compile", help="compile ASTRA rows into an env pack",

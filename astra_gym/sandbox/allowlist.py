@@ -27,7 +27,7 @@ Every entry is one of three verdicts:
 :mod:`.modules` builds every proxy from this table and nothing else, and
 ``tests/sandbox/test_allowlist.py`` checks that every exposed member is listed
 here, that every ``safe`` member is the real object and every ``wrapped`` one
-is not. ``python -m astra_gym.sandbox.allowlist`` prints the table that
+is not. ``astra-gym sandbox allowlist`` prints the table that
 docs/sandbox.md carries.
 """
 
@@ -103,7 +103,8 @@ ALLOWLIST: dict[str, dict[str, tuple[str, str]]] = {
             DeprecationWarning"""),
         "str": (WRAPPED, "a stand-in type: str(x) renders through the stable, size-checked "
                 "renderer (sets ordered, no addresses); str(b, encoding) only with the "
-                "allowlisted codecs"),
+                "allowlisted codecs; not a base class (host code calls a str subclass's own "
+                "methods with host tables: re.escape, textwrap)"),
         "int": (WRAPPED, "a stand-in type: results beyond max_int_bits are refused (int(s, 16) "
                 "would otherwise build ints the operator guards never see)"),
         "ascii": (WRAPPED, "renders through the stable renderer, then escapes: C ascii() iterates "
@@ -111,8 +112,10 @@ ALLOWLIST: dict[str, dict[str, tuple[str, str]]] = {
         "divmod": (WRAPPED, "big-int division is quadratic: charged by operand size"),
         "all": (WRAPPED, "O(n) in C over a list: charged by length"),
         "any": (WRAPPED, "O(n) in C over a list: charged by length"),
-        **_same(WRAPPED, "stand-in container types: building one is charged, capped at max_len "
-                "and orders sets", "list tuple set frozenset dict"),
+        **_same(WRAPPED, "stand-in container types: building one (also through list[int] or "
+                "a tool subclass of list, tuple or dict) is charged, capped at max_len and "
+                "orders sets; set and frozenset are not base classes (a subclass would iterate "
+                "in hash order)", "list tuple set frozenset dict"),
         "range": (WRAPPED, "capped at max_len items"),
         "sorted": (WRAPPED, "charged n log n, capped, sets ordered"),
         **_same(WRAPPED, "lazy, sets ordered; a lazy C iterator argument is wrapped in a ticking "
@@ -220,7 +223,8 @@ ALLOWLIST: dict[str, dict[str, tuple[str, str]]] = {
     "collections": {
         **_same(WRAPPED, "stand-in types: construction materialises the argument through the "
                 "charged, capped, set-ordering path (the C constructors iterate sets in hash "
-                "order and never tick)", "Counter deque OrderedDict defaultdict"),
+                "order and never tick), also through Counter[str] and tool subclasses",
+                "Counter deque OrderedDict defaultdict"),
         "namedtuple": (WRAPPED, "field count and names capped: it builds and exec()s source "
                        "in the host"),
         "ChainMap": (REMOVED, "lookups and len() loop over every map in host Python frames "
@@ -262,7 +266,7 @@ ALLOWLIST: dict[str, dict[str, tuple[str, str]]] = {
                     "within 400 digits (construction is exact, and **, ln, log10 and "
                     "as_integer_ratio work on the whole coefficient: seconds beyond ~600 "
                     "digits); those are charged by digits, and arithmetic runs in a bounded "
-                    "context"),
+                    "context; not a base class (a subclass's constructor skips the checks)"),
         **_same(SAFE, _EXC, "InvalidOperation DivisionByZero DecimalException Overflow "
                 "Underflow Inexact Rounded"),
         **_same(SAFE, _CONST, "ROUND_UP ROUND_DOWN ROUND_CEILING ROUND_FLOOR ROUND_HALF_UP "
@@ -272,12 +276,15 @@ ALLOWLIST: dict[str, dict[str, tuple[str, str]]] = {
         "Fraction": (WRAPPED, "a stand-in type: numerator and denominator within "
                      "max_int_bits (from strings, Decimals and floats alike); a string is "
                      "parsed by a backtracking regex, so it is charged and capped at 10,000 "
-                     "characters"),
+                     "characters; not a base class (a subclass's constructor skips the checks, "
+                     "and its metaclass ABCMeta has a process-wide register())"),
     },
     "typing": {
         "Any": (SAFE, "a typing marker used in annotations"),
         **_same(WRAPPED, "subscription goes through a check (at most 64 parameters, strings "
-                "at most 256 characters) before typing's own process-wide caches keep it",
+                "at most 256 characters) before typing's own process-wide caches keep it; "
+                "as a base class, Type (its base is the real `type`: a metaclass) and the "
+                "collections.abc aliases (ABCs: register() is process-wide) are refused",
                 """Optional Union List Dict Tuple Set FrozenSet Callable Iterable Iterator
             Sequence Mapping MutableMapping Literal Generic Generator Final ClassVar
             DefaultDict Type"""),
@@ -306,7 +313,7 @@ ALLOWLIST: dict[str, dict[str, tuple[str, str]]] = {
     },
     "uuid": {
         "UUID": (WRAPPED, "a stand-in type: hex strings longer than 100 characters are refused "
-                 "before parsing"),
+                 "before parsing; not a base class (a subclass's constructor would parse them)"),
         **_same(WRAPPED, "a hash of a name in a namespace: charged by the name's length on "
                 "every call", "uuid3 uuid5"),
         "uuid4": (WRAPPED, "draws from the session's generator, not os.urandom"),

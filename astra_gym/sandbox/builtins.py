@@ -9,19 +9,21 @@ size-guarded one, ``str``/``repr``/``ascii`` render stably, ``int`` refuses
 results beyond ``max_int_bits``, and ``hash``, ``id``, ``open``, ``getattr``,
 ``type``, ``vars``, ``globals``, ``eval``, ``exec`` and friends are simply
 absent. The container types (``list``, ``dict``, ``set``, ``str``, ``int``...)
-are stand-ins from :func:`guarded_type` whose *calls* are metered while
-``isinstance`` checks still see the real type.
+are stand-ins from :func:`~.standins.guarded_type` whose *calls* are metered
+while ``isinstance`` checks still see the real type.
 """
 
 from __future__ import annotations
 
 import builtins as _py
+import functools
 from collections.abc import Callable
 from typing import Any
 
 from .allowlist import SAFE, WRAPPED, names
 from .meter import Meter
 from .ordering import SET_TYPES, ordered
+from .standins import guarded_type
 
 __all__ = ["LAZY_C_ITERATORS", "build_builtins", "guarded_type", "ticking"]
 
@@ -32,36 +34,6 @@ _MAX_CLASSINFO = 256  # classes in one isinstance/issubclass tuple (nesting incl
 #: Lazy iterators implemented in C whose ``__next__`` calls their source's in C:
 #: nested a hundred thousand deep they overflow the C stack when iterated.
 LAZY_C_ITERATORS = frozenset({map, filter, zip, enumerate, reversed})
-
-
-def guarded_type(real: type, build: Callable[..., Any]) -> type:
-    """A subclass-free stand-in for a type.
-
-    ``isinstance(x, list)`` must keep working for tool code, so the name ``list``
-    has to stay bound to something ``isinstance`` accepts as ``list``. A
-    metaclass with ``__instancecheck__`` gives exactly that while routing
-    ``list(iterable)`` through the meter.
-    """
-
-    class _Meta(type):
-        def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-            return build(*args, **kwargs)
-
-        def __instancecheck__(cls, obj: Any) -> bool:
-            return isinstance(obj, real)
-
-        def __subclasscheck__(cls, sub: type) -> bool:
-            return issubclass(sub, real)
-
-        def __getattr__(cls, name: str) -> Any:
-            return getattr(real, name)
-
-        def __repr__(cls) -> str:
-            return repr(real)
-
-    return _Meta(real.__name__, (), {"__slots__": (), "_astra_real": real,
-                                     "__module__": real.__module__,
-                                     "__qualname__": real.__qualname__})
 
 
 def ticking(iterator: Any, tick: Callable[[], Any]) -> Any:
@@ -297,10 +269,27 @@ def build_builtins(meter: Meter, hooks: dict[str, Any]) -> dict[str, Any]:
         "ascii": hooks["ascii"],
         "divmod": hooks["divmod"],
     }
+    if _CHECKED is None:
+        _check_wrappers(wrapped)
+    table = _safe_builtins().copy()
+    table.update(wrapped)
+    return table
+
+
+_CHECKED: bool | None = None
+
+
+def _check_wrappers(wrapped: dict[str, Any]) -> None:
+    """The wrappers are exactly the allowlist's WRAPPED builtins (checked once)."""
+    global _CHECKED
     expected = names("builtins", WRAPPED)
     if set(wrapped) != expected:  # pragma: no cover - a development-time consistency check
         raise RuntimeError(f"builtins wrappers {sorted(set(wrapped) ^ expected)} disagree with "
                            "the allowlist")
-    table: dict[str, Any] = {name: getattr(_py, name) for name in names("builtins", SAFE)}
-    table.update(wrapped)
-    return table
+    _CHECKED = True
+
+
+@functools.cache
+def _safe_builtins() -> dict[str, Any]:
+    """The real objects of the allowlist's SAFE builtins (copied into each session)."""
+    return {name: getattr(_py, name) for name in names("builtins", SAFE)}

@@ -935,7 +935,12 @@ def format_report(report: Mapping[str, Any]) -> str:
     lines += ["", "Needed by the worker (each should work):"]
     lines += [row(name, result) for name, result in report.get("checks", {}).items()]
     entries = report.get("cwd_entries")
-    cwd_state = "empty" if entries == [] else f"NOT EMPTY: {entries}"
+    if entries == []:
+        cwd_state = "empty"
+    elif isinstance(entries, str):  # the probe could not list it (Landlock: no read access)
+        cwd_state = entries
+    else:
+        cwd_state = f"NOT EMPTY: {entries}"
     status = " ".join(f"{k}={v}" for k, v in report.get("proc_status", {}).items())
     lines += ["", f"Environment variables: {', '.join(report.get('environment_keys', []))}",
               f"Working directory: {report.get('cwd')} ({cwd_state})",

@@ -22,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 from .meter import Meter
+from .standins import exact_text
 
 __all__ = ["estimate_len", "format_value", "percent_format", "safe_format"]
 
@@ -78,7 +79,7 @@ def _spec_len(spec: str) -> int:
 def _checked_spec(meter: Meter, spec: str) -> int:
     if len(spec) > 64:
         meter.trip(f"format spec of {len(spec):,} characters is too long")
-    extra = _spec_len(spec)
+    extra = _spec_len(spec) if type(spec) is str else _spec_len.__wrapped__(spec)
     meter.check_len(extra, "formatted field")
     return extra
 
@@ -113,6 +114,8 @@ def stable(value: Any, to_str: Renderer, to_repr: Renderer) -> Any:
 def format_value(meter: Meter, value: Any, spec: str, to_str: Renderer,
                  to_repr: Renderer) -> str:
     """``format(value, spec)`` with the spec's size checked and charged."""
+    if type(spec) is not str:
+        spec = exact_text(spec)  # the spec parser's cache keeps it
     extra = _checked_spec(meter, spec)
     size = max(extra, estimate_len(value))
     meter.check_len(size, "formatted value")
@@ -129,7 +132,7 @@ def _parse_format(fmt: str) -> tuple[tuple[str | None, str, str | None], ...] | 
     Short templates (the usual case) are parsed once and cached; a long one
     would pin megabytes in a process-wide cache long after its session ended.
     """
-    if len(fmt) <= _CACHED_FORMAT:
+    if type(fmt) is str and len(fmt) <= _CACHED_FORMAT:
         return _parse_format_cached(fmt)
     return _parse_format_uncached(fmt)
 
@@ -200,6 +203,10 @@ def _resolve(name: str, args: tuple, kwargs: dict, auto: list[int]) -> Any:
 def safe_format(meter: Meter, fmt: str, args: tuple, kwargs: Any, to_str: Renderer,
                 to_repr: Renderer) -> str:
     """``fmt.format(*args, **kwargs)``, refusing attribute walks and huge output."""
+    # An exact str: the template is the key of a process-wide parse cache (a str
+    # subclass would stay there with whatever the tool attached to it).
+    if type(fmt) is not str:
+        fmt = exact_text(fmt)
     parsed = _parse_format(fmt)
     if isinstance(parsed, str):
         raise ValueError(parsed)
@@ -229,6 +236,8 @@ def safe_format(meter: Meter, fmt: str, args: tuple, kwargs: Any, to_str: Render
 def percent_format(meter: Meter, fmt: str, values: Any, to_str: Renderer,
                    to_repr: Renderer) -> str:
     """``fmt % values`` with widths, precisions and argument sizes checked."""
+    if type(fmt) is not str:
+        fmt = exact_text(fmt)
     total = len(fmt)
     if isinstance(values, dict):
         # ``%(key)s`` looks keys up one by one, in the format's order: do the

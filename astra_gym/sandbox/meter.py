@@ -74,9 +74,15 @@ class Meter:
         Raises:
             BudgetExceeded: when the budget cannot cover it (and spends it all,
                 so the trip is sticky).
+            SandboxLimitError: ``nbytes`` is negative. The bulk charge moves
+                the meter's iterator by ``units``: a negative amount would
+                give budget back (``random.choices(k=-10**15)`` refilled it for
+                good), so it is refused, whatever guard computed it.
         """
         units = nbytes // self.alloc_unit
-        if not units:
+        if units <= 0:
+            if units < 0:
+                self.trip("a negative size or cost was charged (refused)")
             return
         left = self._iter.__length_hint__()
         if units >= left:
@@ -91,8 +97,14 @@ class Meter:
         self.charge(ops * self.alloc_unit)
 
     def check_len(self, n: int, what: str) -> None:
-        """Refuse to build a sequence of ``n`` items/characters over the cap."""
-        if n > self.max_len:
+        """Refuse to build a sequence of ``n`` items/characters over the cap.
+
+        A negative ``n`` is refused too: guards charge what they checked, and
+        a negative charge would give budget back (see :meth:`charge`).
+        """
+        if n > self.max_len or n < 0:
+            if n < 0:
+                self.trip(f"{what} of a negative size is not allowed in the sandbox")
             self.trip(f"{what} of {n:,} items exceeds the sandbox limit of {self.max_len:,}")
 
     def check_bits(self, bits: int, what: str) -> None:

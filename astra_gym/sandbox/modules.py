@@ -40,11 +40,12 @@ from typing import Any
 
 from . import costs
 from .allowlist import ALLOWLIST, SAFE, WRAPPED, names
-from .builtins import LAZY_C_ITERATORS, guarded_type, ticking
+from .builtins import LAZY_C_ITERATORS, ticking
 from .copier import Copier
 from .guards import check_time_data, check_time_format, epoch_seconds_spelled_out, regex_substitute
 from .meter import Meter
 from .ordering import SET_TYPES, ordered, ordered_if_set
+from .standins import exact_text, guarded_type, mro_of
 
 __all__ = ["ALLOWED_MODULES", "DECIMAL_CONTEXT", "ModuleProxy", "ModuleTable",
            "frozen_time_modules"]
@@ -220,9 +221,10 @@ def frozen_time_modules(clock: _dt.datetime) -> tuple[type, type, dict[str, Any]
         return _time.strftime(_utc_time_format(fmt, struct), struct)
 
     def strptime(string: Any, fmt: Any = "%a %b %d %H:%M:%S %Y") -> _time.struct_time:
+        fmt = exact_text(fmt)  # _strptime caches a regex per format
         check_time_format(fmt, parsing=True)
         check_time_data(string)
-        return _time.strptime(string, fmt)
+        return _time.strptime(exact_text(string), fmt)
 
     time_members = {
         "time": lambda: epoch,
@@ -337,6 +339,7 @@ class ModuleTable:
         def perm(n: Any, k: Any = None) -> int:
             if isinstance(n, int) and n > 0:
                 steps = n if k is None else min(k, n) if isinstance(k, int) else n
+                steps = max(steps, 0)  # a negative k: perm() raises its own ValueError
                 bits = steps * bits_of(n)
                 meter.check_bits(bits, "perm")
                 meter.charge(bits // 8)
@@ -440,6 +443,7 @@ class ModuleTable:
 
         def loads(text: Any, **kwargs: Any) -> Any:
             kwargs.pop("cls", None)
+            text = exact_text(text)
             if isinstance(text, str | bytes | bytearray):
                 meter.charge(len(text) * 4)
             return _json.loads(text, **kwargs)
@@ -453,6 +457,7 @@ class ModuleTable:
         def compile(pattern: Any, flags: Any = 0) -> Any:
             if isinstance(pattern, _re.Pattern):
                 return _re.compile(pattern, flags)
+            pattern = exact_text(pattern)  # re's process-wide cache keeps the pattern
             if isinstance(pattern, str | bytes):
                 meter.spend(len(pattern) * 16)  # sre_parse runs in host Python
                 if _may_warn(pattern):
@@ -477,6 +482,8 @@ class ModuleTable:
             return sub
 
         def escape(pattern: Any) -> Any:
+            # re.escape calls pattern.translate(<the host's escape table>)
+            pattern = exact_text(pattern)
             if isinstance(pattern, str | bytes):
                 meter.check_len(2 * len(pattern), "re.escape output")
                 meter.charge(4 * len(pattern))
@@ -504,6 +511,7 @@ class ModuleTable:
         seed = self._seed
 
         def charged_seed(value: Any) -> Any:
+            value = exact_text(value)  # seed() calls value.encode()
             if isinstance(value, str | bytes | bytearray):
                 meter.charge(len(value) * 2)  # hashed with sha512 on every call
             return value
@@ -540,9 +548,9 @@ class ModuleTable:
                 # string.Template's hook, with the pattern compiled quietly
                 # (a tool's pattern may use set syntax sre_parse warns about).
                 if "pattern" in cls.__dict__:
-                    pattern = cls.pattern
+                    pattern = exact_text(cls.pattern)
                 else:
-                    delim = _re.escape(cls.delimiter)
+                    delim = _re.escape(exact_text(cls.delimiter))
                     ident = cls.idpattern
                     braced = cls.braceidpattern or cls.idpattern
                     pattern = fr"""
@@ -557,6 +565,16 @@ class ModuleTable:
                     meter.spend(len(pattern) * 16)
                 cls.pattern = _compile_quietly(pattern, cls.flags | _re.VERBOSE)
 
+            def _text(self) -> str:
+                # the template's own count() would decide what is charged (a
+                # negative count gave budget back): exact strings only
+                text = self.template
+                if type(text) is not str:
+                    if not isinstance(text, str):
+                        raise TypeError("string.Template: the template must be a str")
+                    text = self.template = str.__str__(text)
+                return text
+
             def _checked(self, substitute: Callable[..., str], mapping: Any,
                          kws: dict[str, Any]) -> str:
                 merged = dict(mapping) if mapping is not None else {}
@@ -564,7 +582,7 @@ class ModuleTable:
                 meter.charge(len(merged) * 3 * _POINTER)
                 values = {key: to_str(value) for key, value in merged.items()}
                 widest = max((len(v) for v in values.values()), default=0)
-                text = self.template
+                text = self._text()
                 fields = text.count(self.delimiter)
                 size = len(text) + fields * widest
                 meter.check_len(size, "Template output")
@@ -579,16 +597,17 @@ class ModuleTable:
                 return self._checked(super().safe_substitute, mapping, kws)
 
             def get_identifiers(self) -> list:
-                meter.spend(16 * self.template.count(self.delimiter))
+                meter.spend(16 * self._text().count(self.delimiter))
                 return super().get_identifiers()
 
             def is_valid(self) -> bool:
-                meter.spend(16 * self.template.count(self.delimiter))
+                meter.spend(16 * self._text().count(self.delimiter))
                 return super().is_valid()
 
         Template.__module__ = "string"
 
         def capwords(s: Any, sep: Any = None) -> str:
+            s, sep = exact_text(s), exact_text(sep)  # capwords calls s.split(sep)
             if isinstance(s, str):
                 meter.charge(len(s) * 16)  # split, capitalize each word, join: lists of words
             return _string.capwords(s, sep)
@@ -628,6 +647,7 @@ class ModuleTable:
 
         def namedtuple(typename: Any, field_names: Any, *, rename: bool = False,
                        defaults: Any = None, module: Any = None) -> type:
+            typename, field_names = exact_text(typename), exact_text(field_names)
             if isinstance(field_names, str):
                 fields = field_names.replace(",", " ").split()
             else:
@@ -704,7 +724,7 @@ class ModuleTable:
                 pool = materialised(iterable)
                 width = len(pool) if r is None else r
                 if isinstance(width, int):
-                    meter.check_len(width, f"itertools.{name} r")
+                    meter.check_len(max(width, 0), f"itertools.{name} r")
                 return sized_items(real(pool) if r is None else real(pool, r),
                                    width if isinstance(width, int) else 1)
             combinatoric.__name__ = name
@@ -725,8 +745,9 @@ class ModuleTable:
 
         def tee(iterable: Any, n: int = 2) -> tuple:
             if isinstance(n, int):
-                meter.check_len(n, "itertools.tee")
-                meter.charge(n * 64)
+                n_ = max(n, 0)  # negative: tee() raises its own ValueError
+                meter.check_len(n_, "itertools.tee")
+                meter.charge(n_ * 64)
             return _itertools.tee(fed(iterable), n)
 
         def chain(*iterables: Any) -> Any:
@@ -741,7 +762,7 @@ class ModuleTable:
         if hasattr(_itertools, "batched"):  # Python 3.12+
             def batched(iterable: Any, n: Any) -> Any:
                 if isinstance(n, int):
-                    meter.check_len(n, "itertools.batched n")
+                    meter.check_len(max(n, 0), "itertools.batched n")
                 return sized_items(_itertools.batched(fed(iterable), n),
                                    n if isinstance(n, int) else 1)
             members["batched"] = batched
@@ -847,8 +868,9 @@ class ModuleTable:
 
         def guarded_quantiles(data: Any, *, n: int = 4, method: str = "exclusive") -> list:
             if isinstance(n, int):
-                meter.check_len(n, "statistics.quantiles")
-                meter.charge(n * _POINTER)
+                n_ = max(n, 0)  # below 1: quantiles() raises its own StatisticsError
+                meter.check_len(n_, "statistics.quantiles")
+                meter.charge(n_ * _POINTER)
             return quantiles(data, n=n, method=method)
 
         members["quantiles"] = guarded_quantiles
@@ -979,7 +1001,13 @@ class ModuleTable:
             meter.spend(len(text) * 4 + lines * 60 + longest * longest // 100_000)
             meter.charge(size)
 
+        def texts(kwargs: dict[str, Any]) -> dict[str, Any]:
+            # textwrap calls text.translate(<the host's whitespace table>) and
+            # methods of the indents and placeholder: exact strings only
+            return {key: exact_text(value) for key, value in kwargs.items()}
+
         def wrap(text: Any, width: Any = 70, **kwargs: Any) -> list:
+            text, kwargs = exact_text(text), texts(kwargs)
             sized(text, width, (kwargs.get("initial_indent", ""),
                                 kwargs.get("subsequent_indent", ""),
                                 kwargs.get("placeholder", "")), kwargs.get("tabsize", 8))
@@ -989,16 +1017,19 @@ class ModuleTable:
             return "\n".join(wrap(text, width, **kwargs))
 
         def shorten(text: Any, width: Any, **kwargs: Any) -> str:
+            text, kwargs = exact_text(text), texts(kwargs)
             sized(text, width, (kwargs.get("placeholder", ""),))
             return _textwrap.shorten(text, width, **kwargs)
 
         def indent(text: Any, prefix: Any, predicate: Any = None) -> str:
+            text, prefix = exact_text(text), exact_text(prefix)
             sized(text, 1 << 30, (prefix,))
             if isinstance(text, str):
                 meter.spend(4 * text.count("\n"))  # a host generator step per line
             return _textwrap.indent(text, prefix, predicate)
 
         def dedent(text: Any) -> str:
+            text = exact_text(text)
             sized(text, 1 << 30, ())
             if isinstance(text, str):
                 meter.spend(12 * text.count("\n"))  # regex and prefix work per line
@@ -1014,6 +1045,7 @@ class ModuleTable:
             return _uuid.UUID(int=rng.getrandbits(128), version=4)
 
         def build(hex: Any = None, *args: Any, **kwargs: Any) -> _uuid.UUID:
+            hex = exact_text(hex)  # UUID() calls hex.replace(...)
             if isinstance(hex, str) and len(hex) > 100:
                 raise ValueError("badly formed hexadecimal UUID string")
             return _uuid.UUID(hex, *args, **kwargs)
@@ -1069,6 +1101,8 @@ class _TypingForm:
         if len(items) > self.MAX_PARAMETERS:
             raise TypeError(f"{self._real!r}: {len(items):,} parameters; the sandbox allows "
                             f"{self.MAX_PARAMETERS}")
+        items = tuple(exact_text(item) for item in items)  # typing's caches keep them
+        parameters = items if type(parameters) is tuple else items[0]
         for item in items:
             if isinstance(item, str | bytes) and len(item) > self.MAX_PARAMETER_LENGTH:
                 raise TypeError(f"{self._real!r}: a parameter of {len(item):,} characters; the "
@@ -1102,7 +1136,15 @@ class _TypingAlias(_TypingForm):
     __slots__ = ()
 
     def __mro_entries__(self, bases: tuple) -> tuple:
-        return self._real.__mro_entries__(bases)
+        entries = self._real.__mro_entries__(bases)
+        for entry in entries:
+            # typing.Type[X] hands out the real `type`: a subclass would be a
+            # metaclass the tool could call with a namespace of any names.
+            # Iterable/Mapping/Callable/... hand out collections.abc classes,
+            # whose register() changes isinstance() answers process-wide.
+            if isinstance(entry, type) and (type in mro_of(entry) or type(entry) is not type):
+                raise TypeError(f"{self._real!r} cannot be a base class in the sandbox")
+        return entries
 
     def __eq__(self, other: Any) -> bool:
         return self._real == _unwrapped(other)
@@ -1127,6 +1169,7 @@ def _checked_random_methods(meter: Meter) -> dict[str, Callable[..., Any]]:
 
     def capped(n: Any, what: str, weight: int = _POINTER) -> None:
         if isinstance(n, int):
+            n = max(n, 0)  # negative: choices() draws nothing, the others raise
             meter.check_len(n, what)
             meter.charge(n * weight)
 

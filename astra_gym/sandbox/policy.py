@@ -46,7 +46,7 @@ from .guards import GUARDED_METHODS
 __all__ = ["POLICY_VERSION", "CompiledTool", "compile_tool", "source_hash"]
 
 #: Bump when the transformation changes: it is part of the cache key.
-POLICY_VERSION = "astra-sandbox-6"
+POLICY_VERSION = "astra-sandbox-7"
 
 _CACHE_SIZE = 4096
 _HANDLER_OPS = 100  # operations charged on entering an except handler

@@ -72,23 +72,28 @@ class _LoggedCall:
 
 _ERROR_KINDS = frozenset(value for name, value in vars(ErrorKind).items()
                          if not name.startswith("_"))
+_MAX_OPS = 1 << 62
 
 
-def _tool_result(payload: Any) -> ToolResult | None:
-    """A ToolResult from a worker's reply, or None when the reply is not one.
+def _tool_result(result: Any) -> ToolResult | None:
+    """``result`` when it is a well-formed ToolResult of plain fields, else None.
 
-    The worker may run code that escaped the policy: every field is checked
-    before anything of it reaches the env.
+    The worker may run code that escaped the policy: :meth:`WorkerProcess.call`
+    decodes its reply from a fixed binary layout, and this second check makes
+    sure of every field's exact type before anything is compared or hashed
+    (an error kind is looked up only once it is known to be a str).
     """
-    if type(payload) is not tuple or len(payload) != 5:
+    if type(result) is not ToolResult:
         return None
-    ok, output, error, error_kind, ops = payload
+    ok, output, error, error_kind, ops = result
     if (type(ok) is not bool or type(output) is not str or type(ops) is not int
+            or not 0 <= ops <= _MAX_OPS
             or not (error is None or type(error) is str)
-            or not (error_kind is None or error_kind in _ERROR_KINDS)
+            or not (error_kind is None or (type(error_kind) is str
+                                           and error_kind in _ERROR_KINDS))
             or ok != (error is None) or ok != (error_kind is None)):
         return None
-    return ToolResult(ok, output, error, error_kind, ops)
+    return result
 
 
 class PoolSession:
@@ -200,13 +205,11 @@ class PoolSession:
         opening = None if self._generation == slot.generation else (
             self.seed, self.clock, self.limits)
         send_source = None if key in slot.sources else source
-        tag, payload = process.request(
-            "call", (self.sid, opening, key, send_source, func_name, kwargs, args),
-            self.limits.timeout)
+        result = process.call(
+            (self.sid, opening, key, send_source, func_name, kwargs, args), self.limits.timeout)
         self._generation = slot.generation
         slot.sources.add(key)
-        result = _tool_result(payload) if tag == "result" else None
-        if result is None:
+        if _tool_result(result) is None:  # pragma: no cover - call() decodes strictly
             raise WorkerDied(process.kill(), "sent a malformed result")
         return result
 

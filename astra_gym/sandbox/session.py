@@ -9,6 +9,7 @@ across sessions through the compile cache.
 
 from __future__ import annotations
 
+import abc
 import datetime as _dt
 import decimal
 import importlib
@@ -16,6 +17,7 @@ import itertools
 import random
 import sys
 import threading
+import typing
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,6 +32,7 @@ from .ordering import mask_addresses, stable_str
 from .policy import compile_tool
 from .render import render_output
 from .result import ErrorKind, ToolResult
+from .standins import adopt_bases, mro_of, real_type
 
 __all__ = ["DEFAULT_CLOCK", "InProcessSession"]
 
@@ -49,6 +52,17 @@ MAX_ERROR = 2000
 _MAX_BASES = 16  # per class statement
 _MAX_MRO = 64  # classes in a hierarchy
 _RENDER_BUDGET = 1 << 20  # bytes of rendering an error message may cost
+_DEFAULT_LIMITS = Limits()
+# The builtins that are stand-in types (see build_builtins).
+_STAND_IN_NAMES = ("str", "int", "float", "complex", "list", "tuple", "set", "frozenset", "dict",
+                   "range")
+# typing.NamedTuple's class form: its metaclass builds a plain namedtuple class.
+_NAMED_TUPLE_BASE = getattr(typing, "_NamedTuple", None)
+
+
+def _label(base: Any) -> str:
+    name = getattr(base, "__name__", None) if isinstance(base, type) else None
+    return repr(name[:40]) if isinstance(name, str) else f"of type {type(base).__name__!r}"
 
 
 class _RenderLimit(Exception):
@@ -227,7 +241,7 @@ class InProcessSession:
         _install_unraisable_filter()
         # In a confined worker the OS bounds result rendering (RLIMIT_AS, watchdog).
         self._bounded_render = not os_bounded
-        self.limits = limits or Limits()
+        self.limits = limits or _DEFAULT_LIMITS
         self.seed = seed
         self.clock = clock or DEFAULT_CLOCK
         limits = self.limits
@@ -239,6 +253,7 @@ class InProcessSession:
         self._to_str = hooks["_str_"]
         builtins = build_builtins(meter, hooks)
         builtins["__import__"] = self._import
+        self._stand_ins = {real_type(builtins[name]): builtins[name] for name in _STAND_IN_NAMES}
         self._modules = ModuleTable(meter, self._rng, seed, self.clock, hooks, self._classes)
         self._sequence = itertools.count(1)
         self._sequence_hash = _sequence_hash_of(self)
@@ -276,10 +291,31 @@ class InProcessSession:
         return proxy
 
     def _metaclass(self, name: str, bases: tuple, namespace: dict[str, Any]) -> type:
-        bases = tuple(getattr(base, "_astra_real", base) for base in bases)
+        """Build a tool class (RestrictedPython routes every class statement here).
+
+        Bases are checked first: stand-ins are replaced by their real types
+        (the constructors of container subclasses still build through the
+        stand-in, see :mod:`.standins`), and a base must be a plain class. A
+        subclass of ``type`` would be a *metaclass* the tool could call with a
+        namespace dict of any attribute names (``Meta(name, bases, ns)``), past
+        every check here; an ABC's ``register()`` changes ``isinstance()``
+        answers process-wide.
+        """
+        bases, constructors = adopt_bases(name, bases, self._stand_in_for)
+        for base in bases:
+            kind = type(base)
+            if kind is not type and base is not _NAMED_TUPLE_BASE:
+                why = ("an abstract base class (ABCMeta.register() would change isinstance() "
+                       "answers process-wide, and abstract methods cannot be written here)"
+                       if isinstance(base, abc.ABCMeta) else "not a plain class")
+                raise TypeError(f"class {name[:40]!r}: base {_label(base)} is {why}: not "
+                                "available as a base in the sandbox")
+            if type in mro_of(base):
+                raise TypeError(f"class {name[:40]!r}: base {_label(base)} is a metaclass: "
+                                "not available as a base in the sandbox")
         # C3 linearisation is quadratic in the bases and the depth of the
         # hierarchy, all in C: a class with 2,000 bases takes seconds.
-        depth = max((len(getattr(base, "__mro__", ())) for base in bases), default=1)
+        depth = max((len(mro_of(base)) for base in bases), default=1)
         if len(bases) > _MAX_BASES or depth >= _MAX_MRO:
             raise TypeError(f"class {name[:40]!r}: at most {_MAX_BASES} bases and a hierarchy "
                             f"{_MAX_MRO} deep in the sandbox")
@@ -289,6 +325,12 @@ class InProcessSession:
             # subclass compiles its pattern): their warnings are not the host's
             warnings.simplefilter("ignore")
             cls = type(name, bases, namespace)
+        for method_name, method in constructors:
+            # A tool class on the way to the container that defines its own
+            # __init__ keeps it (the container's own constructor never runs then).
+            if not any(method_name in vars(k) for k in mro_of(cls) if k in self._classes) \
+                    and method_name not in namespace:
+                type.__setattr__(cls, method_name, method)
         if cls.__hash__ is object.__hash__:
             # Identity hashes are memory addresses: sets of these objects would
             # iterate in a different order in every process. A sequence number,
@@ -297,6 +339,13 @@ class InProcessSession:
             cls.__hash__ = self._sequence_hash
         self._classes.add(cls)
         return cls
+
+    def _stand_in_for(self, real: type) -> Any:
+        """This session's stand-in for ``real`` (typing aliases hand out the real type)."""
+        stand_in = self._stand_ins.get(real)
+        if stand_in is None and real.__module__ == "collections":
+            stand_in = getattr(self._modules.get("collections"), real.__name__, None)
+        return stand_in
 
     def _new_printer(self, _getattr: Any = None) -> _Printer:
         return _Printer(self._printed, self._to_str, self.meter)

@@ -35,6 +35,7 @@ import resource
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,23 @@ class WorkerDied(Exception):
 
 
 _MAX_REPLY = 16 * 1024 * 1024  # bytes; a result is at most max_output characters
+#: Largest plain-data reply (the start message, doctor's report): checked opcode by
+#: opcode in Python before it is unpickled, so it is kept small.
+_MAX_PLAIN_REPLY = 256 * 1024
+_MAX_PLAIN_DEPTH = 16  # nesting of containers in a plain-data reply
+#: Seconds a message to the worker may take to go into the pipe (a worker that
+#: stops reading would otherwise block the parent in write()).
+_SEND_TIMEOUT = 10.0
+_HEADER = struct.Struct("!i")  # multiprocessing.connection's frame header
+#: A call's reply: tag, request id, ok, error kind (index into _ERROR_KIND_CODES,
+#: -1 for None), ops, and the byte lengths of the output and error texts that follow.
+_RESULT = struct.Struct("!c8s?bqII")
+_RESULT_TAG = b"R"
+_PLAIN_TAG = b"P"
+#: The error kinds a result may carry, by position (the same table on both sides).
+_ERROR_KIND_CODES = tuple(sorted(value for name, value in vars(ErrorKind).items()
+                                 if not name.startswith("_")))
+_MAX_OPS = (1 << 62)  # ops beyond this are not a result of any budget
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -69,8 +87,134 @@ class _PlainUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"a worker reply may not reference {module}.{name}")
 
 
+# Opcodes of plain data (protocol 4, no memo: the worker pickles in fast mode).
+_PLAIN_SCALARS = frozenset({
+    "NONE", "NEWTRUE", "NEWFALSE", "BININT", "BININT1", "BININT2", "LONG1", "BINFLOAT",
+    "SHORT_BINUNICODE", "BINUNICODE", "SHORT_BINBYTES", "BINBYTES"})
+_PLAIN_EMPTY = frozenset({"EMPTY_TUPLE", "EMPTY_LIST", "EMPTY_DICT"})
+_PLAIN_TUPLES = {"TUPLE1": 1, "TUPLE2": 2, "TUPLE3": 3}
+
+
+def _check_plain(data: bytes) -> None:
+    """Refuse a pickle that is anything but small, shallow, unshared plain data.
+
+    Unpickling hashes dict keys and set items as it builds them, and a reply
+    that is merely *stored* can still be hashed, compared or freed later: a
+    tuple nested a million deep overflows the parent's C stack in any of
+    those. So before anything is built, the opcodes are walked (in Python,
+    iteratively): only scalars, tuples, lists and dicts with scalar keys, at
+    most ``_MAX_PLAIN_DEPTH`` deep, no memo references (no shared nodes).
+
+    Raises:
+        ValueError: the pickle is not plain data of that shape.
+    """
+    import pickletools
+
+    stack: list[int] = []  # the nesting depth of each value on the unpickler's stack
+    marks: list[int] = []
+    for opcode, _arg, _pos in pickletools.genops(data):
+        name = opcode.name
+        if name in _PLAIN_SCALARS:
+            stack.append(0)
+        elif name in _PLAIN_EMPTY:
+            stack.append(1)
+        elif name == "MARK":
+            marks.append(len(stack))
+        elif name == "TUPLE" or name == "APPENDS" or name == "SETITEMS":
+            start = marks.pop()
+            items = stack[start:]
+            del stack[start:]
+            if name == "SETITEMS" and any(items[0::2]):
+                raise ValueError("a dict key that is not a scalar")
+            depth = 1 + max(items, default=0)
+            if name == "TUPLE":
+                stack.append(depth)
+            else:
+                stack[-1] = max(stack[-1], depth)
+        elif name in _PLAIN_TUPLES:
+            count = _PLAIN_TUPLES[name]
+            if len(stack) < count:
+                raise ValueError("stack underflow")
+            items = stack[-count:]
+            del stack[-count:]
+            stack.append(1 + max(items))
+        elif name == "APPEND":
+            item = stack.pop()
+            stack[-1] = max(stack[-1], item + 1)
+        elif name == "SETITEM":
+            value, key = stack.pop(), stack.pop()
+            if key:
+                raise ValueError("a dict key that is not a scalar")
+            stack[-1] = max(stack[-1], value + 1)
+        elif name in ("PROTO", "FRAME", "STOP"):
+            continue
+        else:
+            raise ValueError(f"opcode {name} is not plain data")
+        if stack and stack[-1] > _MAX_PLAIN_DEPTH:
+            raise ValueError("nested too deep")
+
+
 def _plain_loads(data: bytes) -> Any:
+    """A plain-data reply (see :func:`_check_plain`), unpickled without any class."""
+    if len(data) > _MAX_PLAIN_REPLY:
+        raise ValueError("plain reply too long")
+    try:
+        _check_plain(data)
+    except (IndexError, KeyError):  # a pop from an empty stack or mark list
+        raise ValueError("malformed pickle") from None
     return _PlainUnpickler(io.BytesIO(data)).load()
+
+
+def _plain_dumps(value: Any) -> bytes:
+    """``value`` pickled without memo entries (what :func:`_plain_loads` accepts)."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=4)
+    pickler.fast = True  # no memo: no shared nodes, no GET opcodes
+    pickler.dump(value)
+    return buffer.getvalue()
+
+
+def encode_result(request_id: bytes, result: ToolResult) -> bytes:
+    """The frame body of a call's reply (the worker's side)."""
+    ok, output, error, error_kind, ops = result
+    out = output.encode("utf-8", "surrogatepass")
+    err = (error or "").encode("utf-8", "surrogatepass")
+    kind = -1 if error_kind is None else _ERROR_KIND_CODES.index(error_kind)
+    return _RESULT.pack(_RESULT_TAG, request_id, bool(ok), kind,
+                        max(0, min(int(ops), _MAX_OPS)), len(out), len(err)) + out + err
+
+
+def decode_result(data: bytes, request_id: bytes) -> ToolResult:
+    """A call's reply as a ToolResult; every field checked (the parent's side).
+
+    Nothing of the reply is hashed, compared as a structure or kept as an
+    object the worker chose: the fixed header gives a bool, a small index into
+    the parent's own error-kind table and an int64, and the texts are decoded
+    from byte counts the header states exactly.
+
+    Raises:
+        ValueError: the reply is malformed or answers another request.
+    """
+    if len(data) < _RESULT.size:
+        raise ValueError("short reply")
+    tag, reply_id, ok, kind, ops, out_len, err_len = _RESULT.unpack_from(data)
+    if tag != _RESULT_TAG:
+        raise ValueError("not a result")
+    if reply_id != request_id:
+        raise _OutOfTurn
+    if _RESULT.size + out_len + err_len != len(data) or not 0 <= ops <= _MAX_OPS \
+            or not -1 <= kind < len(_ERROR_KIND_CODES) or ok != (kind == -1):
+        raise ValueError("malformed result")
+    start = _RESULT.size
+    output = data[start:start + out_len].decode("utf-8", "surrogatepass")
+    error = data[start + out_len:].decode("utf-8", "surrogatepass") if not ok else None
+    if ok and err_len:
+        raise ValueError("an ok result with an error text")
+    return ToolResult(ok, output, error, None if ok else _ERROR_KIND_CODES[kind], ops)
+
+
+class _OutOfTurn(Exception):
+    """A reply that carries another request's id."""
 
 
 class WorkerTimeout(Exception):
@@ -143,7 +287,8 @@ def _serve(conn_in: Connection, conn_out: Connection, memory_mb: int, confine: b
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     sessions: dict[int, InProcessSession] = {}
     sources: dict[str, str] = {}
-    conn_out.send(("ready", os.getpid(), {name: str(status) for name, status in layers.items()}))
+    conn_out.send_bytes(_PLAIN_TAG + _plain_dumps(
+        ("ready", os.getpid(), {name: str(status) for name, status in layers.items()})))
     while True:
         try:
             request = conn_in.recv()
@@ -159,21 +304,23 @@ def _serve(conn_in: Connection, conn_out: Connection, memory_mb: int, confine: b
                 sources[key] = source
             session = sessions.get(sid)
             if session is None or key not in sources:  # pragma: no cover - protocol error
-                conn_out.send(("error", request_id, "unknown session or source"))
+                conn_out.send_bytes(_PLAIN_TAG + _plain_dumps(
+                    ("error", request_id, "unknown session or source")))
                 continue
             _arm_cpu_limit(session.limits.timeout)
             try:
                 result = session.call(sources[key], func_name, kwargs, args)
             except MemoryError:
                 result = ToolResult.failure(ErrorKind.MEMORY, "MemoryError")
-            # plain values only: the parent unpickles no classes
-            conn_out.send(("result", request_id, tuple(result)))
+            # a fixed binary layout: the parent hashes and unpickles nothing of it
+            conn_out.send_bytes(encode_result(request_id, result))
         elif op == "close":
             sessions.pop(request[1], None)  # no reply: closing is fire-and-forget
         elif op == "doctor":
             from .confine import probe_report
 
-            conn_out.send(("report", request[1], probe_report(layers)))
+            conn_out.send_bytes(_PLAIN_TAG + _plain_dumps(
+                ("report", request[1], probe_report(layers))))
         elif op == "exit":
             return
 
@@ -247,22 +394,36 @@ class WorkerProcess:
             os.close(from_child_w)
         self._send = Connection(to_child_w, readable=False)
         self._recv = Connection(from_child_r, writable=False)
-        # One poll object for the worker's life: Connection.poll() builds a
-        # selector per call, which costs more than the rest of a round trip.
+        # Both ends non-blocking: every read and write waits in poll() against
+        # a deadline, so a worker that stops half-way through a reply (or stops
+        # reading its requests) cannot block the parent beyond it.
+        os.set_blocking(to_child_w, False)
+        os.set_blocking(from_child_r, False)
+        # One poll object per direction for the worker's life: Connection.poll()
+        # builds a selector per call, which costs more than the rest of a round trip.
         self._poller = select.poll()
         self._poller.register(from_child_r, select.POLLIN | select.POLLERR | select.POLLHUP)
+        self._write_poller = select.poll()
+        self._write_poller.register(to_child_w, select.POLLOUT | select.POLLERR)
         self.pid = self._proc.pid
-        if not self._ready(_STARTUP_TIMEOUT):
-            self.kill()
-            raise RuntimeError(f"sandbox worker did not start within {_STARTUP_TIMEOUT:.0f} s")
         try:
-            tag, _pid, layers = _plain_loads(self._recv.recv_bytes(_MAX_REPLY))
+            frame = self._reply(time.monotonic() + _STARTUP_TIMEOUT, _MAX_PLAIN_REPLY + 1)
+        except WorkerTimeout:
+            raise RuntimeError(f"sandbox worker did not start within {_STARTUP_TIMEOUT:.0f} s"
+                               ) from None
+        except WorkerDied as died:
+            raise RuntimeError(f"sandbox worker failed to start (exit status {died.status})"
+                               ) from None
+        try:
+            if frame[:1] != _PLAIN_TAG:
+                raise ValueError("not a plain reply")
+            tag, _pid, layers = _plain_loads(frame[1:])
         except Exception as exc:
             status = self.kill()
             raise RuntimeError(f"sandbox worker failed to start (exit status {status})") from exc
         if tag != "ready" or not isinstance(layers, dict):  # pragma: no cover - protocol error
             self.kill()
-            raise RuntimeError(f"sandbox worker sent {tag!r} instead of 'ready'")
+            raise RuntimeError("sandbox worker did not send 'ready'")
         #: What each OS confinement layer reported at start ("active", "unavailable: ...").
         self.layers: dict[str, str] = {str(k): str(v) for k, v in layers.items()}
 
@@ -270,61 +431,141 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def call(self, body: tuple, timeout: float | None) -> ToolResult:
+        """Run one tool call (``body``: the fields of a "call" request after its id).
+
+        The worker runs code that may have escaped the policy, so its reply is
+        untrusted input: the whole frame must arrive within ``timeout`` (not
+        just its first byte), it is at most ``_MAX_REPLY`` bytes, it must carry
+        this request's unguessable id, and it is decoded from a fixed binary
+        layout (:func:`decode_result`), never unpickled. Anything else kills
+        the worker.
+
+        Raises:
+            WorkerTimeout: no complete reply within ``timeout`` s (the worker is killed).
+            WorkerDied: the worker exited, or broke the protocol, before replying.
+        """
+        request_id = os.urandom(8)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._send_message(("call", request_id, *body), deadline)
+        frame = self._reply(deadline, _MAX_REPLY)
+        try:
+            return decode_result(frame, request_id)
+        except _OutOfTurn:
+            raise WorkerDied(self.kill(), "replied out of turn") from None
+        except ValueError:  # UnicodeDecodeError included
+            raise WorkerDied(self.kill(), "sent a malformed reply") from None
+
     def request(self, op: str, body: tuple, timeout: float | None) -> tuple[str, Any]:
-        """Send one request and wait for its reply.
+        """Send a request other than a call (``"doctor"``) and wait for its plain-data reply.
 
-        The worker runs code that may have escaped the policy, so its replies
-        are untrusted input: they are read with a size limit, unpickled without
-        any class (plain tuples, strings and numbers only) and must carry the
-        unguessable id of this request. Anything else kills the worker.
-
-        Args:
-            op: ``"call"`` or ``"doctor"``.
-            body: The request's fields after its id.
-            timeout: Seconds to wait for the reply (None: for ever).
+        The reply is checked like a call's (a deadline for the whole frame, a
+        size limit, this request's id) and must be small, shallow plain data
+        (:func:`_plain_loads`).
 
         Returns:
             The reply's tag and payload.
 
         Raises:
-            WorkerTimeout: no reply within ``timeout`` seconds (the worker is killed).
+            WorkerTimeout: no complete reply within ``timeout`` s (the worker is killed).
             WorkerDied: the worker exited, or broke the protocol, before replying.
         """
         request_id = os.urandom(8)
-        self.send((op, request_id, *body))
-        if timeout is not None and not self._ready(timeout):
-            self.kill()
-            raise WorkerTimeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._send_message((op, request_id, *body), deadline)
+        frame = self._reply(deadline, _MAX_PLAIN_REPLY + 1)
         try:
-            tag, reply_id, payload = _plain_loads(self._recv.recv_bytes(_MAX_REPLY))
-        except (EOFError, OSError):
-            raise WorkerDied(self.kill()) from None
+            if frame[:1] != _PLAIN_TAG:
+                raise ValueError("not a plain reply")
+            tag, reply_id, payload = _plain_loads(frame[1:])
         except Exception:
             raise WorkerDied(self.kill(), "sent a malformed reply") from None
-        if reply_id != request_id:
+        if type(reply_id) is not bytes or reply_id != request_id:
             raise WorkerDied(self.kill(), "replied out of turn")
         return tag, payload
 
-    def _ready(self, timeout: float) -> bool:
-        """Whether a reply (or the worker's end of the pipe closing) arrives in ``timeout`` s."""
-        deadline = time.monotonic() + timeout
+    # -- framing ------------------------------------------------------------------
+    def _reply(self, deadline: float | None, limit: int) -> bytes:
+        """One whole reply frame, read before ``deadline`` (every byte of it)."""
+        try:
+            (size,) = _HEADER.unpack(self._read_exact(_HEADER.size, deadline, True))
+            if not 0 < size <= limit:
+                raise WorkerDied(self.kill(), f"announced a reply of {size:,} bytes")
+            return self._read_exact(size, deadline, False)
+        except WorkerTimeout:
+            self.kill()
+            raise
+        except (EOFError, OSError, ValueError):
+            raise WorkerDied(self.kill()) from None
+
+    def _read_exact(self, size: int, deadline: float | None, wait_first: bool) -> bytes:
+        if self._proc is None:
+            raise EOFError
+        fd = self._recv.fileno()
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        got = 0
+        wait = wait_first
+        while got < size:
+            if wait and not self._wait(self._poller, deadline):
+                raise WorkerTimeout
+            try:
+                count = os.readv(fd, [view[got:]])
+            except BlockingIOError:
+                wait = True
+                continue
+            if not count:
+                raise EOFError
+            got += count
+            wait = True
+        return bytes(buffer)
+
+    @staticmethod
+    def _wait(poller: Any, deadline: float | None) -> bool:
+        """Whether the fd of ``poller`` is ready (or hung up) before ``deadline``."""
         while True:
+            if deadline is None:
+                return bool(poller.poll())
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             try:
-                return bool(self._poller.poll(max(int(remaining * 1000), 1)))
+                return bool(poller.poll(max(int(remaining * 1000), 1)))
             except InterruptedError:  # pragma: no cover - PEP 475 retries, but be safe
                 continue
 
-    def send(self, message: tuple) -> None:
-        """Send without waiting for a reply (raises WorkerDied when the pipe is broken)."""
+    def _send_message(self, message: tuple, deadline: float | None) -> None:
+        """Write one request frame before ``deadline``.
+
+        Raises:
+            WorkerTimeout: the worker did not take it in time (it is killed).
+            WorkerDied: the pipe is broken.
+        """
         if self._proc is None:
             raise WorkerDied(None)
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        view = memoryview(_HEADER.pack(len(data)) + data)
+        if deadline is None:
+            deadline = time.monotonic() + _SEND_TIMEOUT
+        fd = self._send.fileno()
         try:
-            self._send.send(message)
+            while view:
+                try:
+                    view = view[os.write(fd, view):]
+                except BlockingIOError:
+                    if not self._wait(self._write_poller, deadline):
+                        self.kill()
+                        raise WorkerTimeout from None
         except (OSError, ValueError):
             raise WorkerDied(self.kill()) from None
+
+    def send(self, message: tuple) -> None:
+        """Send without waiting for a reply (raises WorkerDied when the pipe is broken,
+        or when the worker does not take the message within ``_SEND_TIMEOUT`` s)."""
+        try:
+            self._send_message(message, None)
+        except WorkerTimeout:
+            raise WorkerDied(None, "stopped reading its requests") from None
 
     def kill(self) -> int | None:
         """Kill the worker (idempotent); returns its exit status."""

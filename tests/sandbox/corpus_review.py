@@ -34,6 +34,8 @@ always ``tool``); :class:`ReviewCase` adds optional fields used by
 * ``retained_mb_max``: after the calls (and ``gc.collect()``), the host's RSS
   must not stay higher than this (host caches retaining tool data).
 * ``max_error_chars``: the error text must be one line of at most this size.
+* ``max_wall_s``: the call must come back within this many seconds (in both
+  modes; for payloads that stall the parent rather than burn CPU).
 
 Escapes are written so that success is observable: they return the working
 directory or a file's text, or a poisoned value, and raise when the trick did
@@ -62,6 +64,7 @@ class ReviewCase(AbuseCase):
     cross_process: bool | None = None  # None: True for category "nondeterminism"
     retained_mb_max: int | None = None
     max_error_chars: int | None = None
+    max_wall_s: float | None = None
 
     @property
     def wants_cross_process(self) -> bool:

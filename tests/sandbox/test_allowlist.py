@@ -98,4 +98,4 @@ def test_docs_carry_the_current_table():
     text = DOCS.read_text(encoding="utf-8")
     assert markdown_table() in text, (
         "docs/sandbox.md is out of date: paste the output of "
-        "`python -m astra_gym.sandbox.allowlist` into its allowlist section")
+        "`astra-gym sandbox allowlist` into its allowlist section")

@@ -402,3 +402,16 @@ def test_threads_started_before_confinement_are_reported(tmp_path):
             assert layers[name][0] == "failed" and "threads" in layers[name][1], layers[name]
     assert result["report"]["proc_status"]["Threads"] == "2"
     assert result["report"]["probes"]["socket_inet"] == blocked("EPERM")
+
+
+def test_the_doctor_report_tells_an_unreadable_directory_from_a_non_empty_one():
+    from astra_gym.sandbox.confine import format_report
+
+    def cwd_line(entries: Any) -> str:
+        text = format_report({"cwd": "/tmp/w", "cwd_entries": entries})
+        return next(line for line in text.splitlines() if line.startswith("Working directory"))
+
+    assert cwd_line([]).endswith("(empty)")
+    unreadable = cwd_line("unreadable: Permission denied (EACCES)")
+    assert "unreadable: Permission denied" in unreadable and "NOT EMPTY" not in unreadable
+    assert "NOT EMPTY: ['secret.txt']" in cwd_line(["secret.txt"])

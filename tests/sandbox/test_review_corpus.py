@@ -1,4 +1,5 @@
-"""Acceptance tests for the review corpus (``corpus_review.py``).
+"""Acceptance tests for the review corpora (``corpus_review.py``, ``corpus_round2.py``,
+``corpus_round3.py``).
 
 Each case runs
 
@@ -28,6 +29,8 @@ growth < 256 MB, the next call works, host state intact) plus:
 * nondeterminism cases (and any with ``cross_process=True``) run in fresh
   interpreters under different ``PYTHONHASHSEED`` and ``TZ`` values, in both
   isolation modes; (ok, output, error) must be byte-identical;
+* cases with ``max_wall_s`` must come back within that many seconds in both
+  modes (a reply that stalls the parent burns no CPU the other checks see);
 * a crash of the worker must not silently reset another session's tool state.
 
 Many of these fail against the sandbox as reviewed: they are the acceptance
@@ -56,12 +59,14 @@ from containment import Containment, run_inprocess, run_process
 from corpus_review import REVIEW_CASES as FIRST_ROUND
 from corpus_review import REVIEW_CATEGORIES, ReviewCase
 from corpus_round2 import ROUND2_CASES
+from corpus_round3 import ROUND3_CASES
 
 import astra_gym
 from astra_gym.sandbox import Limits, Sandbox
 
-# The first review round, and the second round run against the fixes of the first.
-REVIEW_CASES = FIRST_ROUND + ROUND2_CASES
+# The first review round, the second run against the fixes of the first, and the
+# third against the fixes of the second.
+REVIEW_CASES = FIRST_ROUND + ROUND2_CASES + ROUND3_CASES
 
 pytestmark = pytest.mark.slow
 
@@ -258,6 +263,10 @@ def _assert_contained(case: ReviewCase, outcome: Containment, mode: str,
         assert outcome.rss_growth_mb < RSS_LIMIT_MB, (
             f"{name}: NOT contained: peak RSS grew by {outcome.rss_growth_mb:.0f} MB "
             f"({_describe_outcome(outcome)})")
+    if case.max_wall_s is not None:
+        assert outcome.wall_s < case.max_wall_s, (
+            f"{name}: NOT contained: the call took {outcome.wall_s:.1f} s "
+            f"(limit {case.max_wall_s:g} s) ({_describe_outcome(outcome)})")
     if mode == "inprocess" and case.category == "c_cpu":
         assert outcome.wall_s < CPU_WALL_LIMIT_S, (
             f"{name}: NOT contained: ran {outcome.wall_s:.1f} s of unmetered CPU "
@@ -482,7 +491,8 @@ import json, sys
 sys.path[:0] = [sys.argv[4], sys.argv[2]]  # the package under test first, then the corpus
 from corpus_review import REVIEW_CASES
 from corpus_round2 import ROUND2_CASES
-REVIEW_CASES = REVIEW_CASES + ROUND2_CASES
+from corpus_round3 import ROUND3_CASES
+REVIEW_CASES = REVIEW_CASES + ROUND2_CASES + ROUND3_CASES
 from astra_gym.sandbox import Sandbox
 mode, names = sys.argv[1], set(sys.argv[3].split(","))
 out = {}
