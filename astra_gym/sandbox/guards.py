@@ -1286,6 +1286,8 @@ def build_hooks(meter: Meter, writable_classes: set[type],
         "format": _format_builtin, "round": _round, "ascii": _ascii, "divmod": _divmod,
         "int_result": _int_result, "decode": _decode,
         "check_fraction": _check_fraction,
+        # used by the session's reset(): the resolution cache holds the classes it saw
+        "forget_classes": resolved.clear,
     }
 
 

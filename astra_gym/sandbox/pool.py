@@ -218,8 +218,10 @@ class PoolSession:
                      "rebuilt (start a new session)")
         return ToolResult.failure(ErrorKind.SESSION_LOST, self.lost)
 
-    def reset(self) -> None:
-        """Forget tool state: the next call starts from the seed again."""
+    def reset(self, seed: int | None = None) -> None:
+        """Forget tool state: the next call starts from the seed (or ``seed``) again."""
+        if seed is not None:
+            self.seed = seed
         self._pool._close_in_worker(self)
         self._log.clear()
         self.lost = None

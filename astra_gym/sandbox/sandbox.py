@@ -69,12 +69,21 @@ class SandboxSession:
         """In process isolation, the worker holding this session's state (None in-process)."""
         return self._remote.worker_pid if self._remote is not None else None
 
-    def reset(self) -> None:
-        """Start over: forget tool state and re-seed the RNG."""
+    def reset(self, seed: int | None = None) -> None:
+        """Start over: forget tool state and re-seed the RNG.
+
+        Reusing a session for the next episode is much cheaper than opening a
+        new one, and gives the same results as a new session with that seed.
+
+        Args:
+            seed: The next episode's seed (default: keep the current one).
+        """
+        if seed is not None:
+            self.seed = seed
         if self._local is not None:
-            self._local.reset()
+            self._local.reset(seed)
         elif self._remote is not None:
-            self._remote.reset()
+            self._remote.reset(seed)
 
     def close(self) -> None:
         """Release the session's state (in its worker, for process isolation)."""

@@ -254,6 +254,7 @@ class InProcessSession:
         builtins = build_builtins(meter, hooks)
         builtins["__import__"] = self._import
         self._stand_ins = {real_type(builtins[name]): builtins[name] for name in _STAND_IN_NAMES}
+        self._hooks = hooks
         self._modules = ModuleTable(meter, self._rng, seed, self.clock, hooks, self._classes)
         self._sequence = itertools.count(1)
         self._sequence_hash = _sequence_hash_of(self)
@@ -508,11 +509,26 @@ class InProcessSession:
             return f"{name}() is missing the required argument {sorted(missing)[0]!r}"
         return None
 
-    def reset(self) -> None:
-        """Forget tool state and re-seed, as at the start of a new episode."""
+    def reset(self, seed: int | None = None) -> None:
+        """Forget tool state and re-seed, as at the start of a new episode.
+
+        A reset session answers exactly as a new one with the same seed and
+        clock (tests compare them), at a fraction of the cost: the hooks,
+        builtins and stand-ins are kept, everything a tool could have touched
+        or that derives from the seed is dropped or rebuilt.
+
+        Args:
+            seed: The new episode's seed (default: keep the current one).
+        """
+        if seed is not None:
+            self.seed = seed
         self._namespaces.clear()
         self._by_source.clear()
         self._bindings.clear()
         self._classes.clear()
+        self._hooks["forget_classes"]()
+        self._printed.clear()
         self._sequence = itertools.count(1)
         self._rng.seed(self.seed)
+        self._modules = ModuleTable(self.meter, self._rng, self.seed, self.clock, self._hooks,
+                                    self._classes)

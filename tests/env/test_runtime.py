@@ -62,3 +62,25 @@ def test_a_rewritten_pack_at_the_same_path_gets_new_runtimes(tmp_path):
     write_pack(path, "unit", 0, [changed], validation={"rows": 1, "compiled": 1, "rejected": 0})
     new = task_runtime(Pack(path), "stocks")
     assert new is not old and new.task.final_answer == "12,345.00 USD"
+
+
+@pytest.mark.parametrize("isolation", ["inprocess", "process"])
+def test_episodes_on_a_reused_session_equal_episodes_on_a_fresh_env(isolation):
+    from astra_gym.agents import OracleAgent, RandomAgent
+    from astra_gym.pack import demo_pack_path
+    from astra_gym.runner import run_episode
+
+    sandbox = {"isolation": isolation} if isolation == "inprocess" else {"pool": 1}
+    reused = AstraEnv(demo_pack_path(), sandbox=sandbox)
+    ids = list(reused.pack.task_ids)[::11]
+    try:
+        for index, task_id in enumerate(ids):
+            for make_agent in (lambda env: RandomAgent(seed=index),
+                               lambda env: OracleAgent(env.pack)):
+                run_episode(reused, make_agent(reused), seed=index, task_id=task_id)
+                fresh = AstraEnv(demo_pack_path(), sandbox=sandbox)
+                run_episode(fresh, make_agent(fresh), seed=index, task_id=task_id)
+                assert reused.messages == fresh.messages, (task_id, index)
+                fresh.close()
+    finally:
+        reused.close()
