@@ -19,6 +19,16 @@ Two modes:
   ``<tool_response>`` blocks (the Hermes convention), since the API accepts
   tool messages only after an assistant message with ``tool_calls``.
 
+  With ``call_format`` (one of :data:`~astra_gym.parsers.CALL_FORMATS`), text
+  mode writes and reads that family's native format: the env's default
+  text-calling prompt is swapped for one that shows the format
+  (:func:`text_system_prompt`), calls a server-side tool parser returned as
+  ``tool_calls`` are written back into the text in that format
+  (:func:`~astra_gym.parsers.render_calls`), and :attr:`OpenAIAgent.action_format`
+  is the env's ``action_format`` that reads them. Serve the model with its
+  special tokens kept in the output (vLLM/SGLang: ``skip_special_tokens:
+  false``), or markers such as ``<|python_tag|>`` never reach the env.
+
 Example (not run as a doctest; it needs a server)::
 
     agent = OpenAIAgent("Qwen/Qwen3-8B", base_url="http://localhost:8000/v1")
@@ -43,9 +53,11 @@ from typing import Any
 from .base import Action, Message
 
 __all__ = ["NATIVE_SYSTEM_PROMPT", "AgentError", "OpenAIAgent", "text_mode_messages",
-           "to_api_message"]
+           "text_system_prompt", "to_api_message"]
 
 _MODES = ("native", "text")
+#: The ``action_format`` that reads a rendered variant (the others read themselves).
+_READERS = {"mistral_v3": "mistral", "deepseek_v3": "deepseek", "deepseek_v32": "deepseek"}
 
 NATIVE_SYSTEM_PROMPT = (
     "You are a helpful assistant. Answer the user's question by calling the tools you are "
@@ -167,6 +179,43 @@ def _native_system(message: Message) -> Message:
     return message
 
 
+def text_system_prompt(call_format: str) -> str:
+    """A system prompt that asks for tool calls in one family's native format, with an example.
+
+    Args:
+        call_format: One of :data:`~astra_gym.parsers.CALL_FORMATS`.
+
+    Returns:
+        The prompt; its example is written by :func:`~astra_gym.parsers.render_calls`,
+        so the env reads it back.
+
+    Example:
+        >>> print(text_system_prompt("mistral").splitlines()[2])
+        [TOOL_CALLS]get_weather[ARGS]{"city": "Paris", "days": 3}
+    """
+    from ..parsers import render_calls
+
+    example = render_calls([("get_weather", {"city": "Paris", "days": 3})], call_format)
+    return ("You are a helpful assistant. Answer the user's question by calling the tools you "
+            "are given; tool results come back in the next message.\n"
+            "To call a tool, write the call in this format (here get_weather with city "
+            "\"Paris\" and days 3):\n"
+            f"{example}\n"
+            "You may make several calls in one turn.\n"
+            "When you know the answer, reply with the answer and no tool call.")
+
+
+def _text_system(message: Message, call_format: str) -> Message:
+    """``message``, with the env's default text-calling prompt swapped for ``call_format``'s."""
+    from ..env import DEFAULT_SYSTEM_PROMPT
+
+    if message.get("role") == "system" and isinstance(message.get("content"), str) \
+            and message["content"].startswith(DEFAULT_SYSTEM_PROMPT):
+        rest = message["content"][len(DEFAULT_SYSTEM_PROMPT):]
+        return {**message, "content": text_system_prompt(call_format) + rest}
+    return message
+
+
 def text_mode_messages(messages: list[Message]) -> list[Message]:
     """``messages`` in API form, each run of tool results merged into one user message.
 
@@ -212,6 +261,10 @@ class OpenAIAgent:
             base URL is given, ``"EMPTY"`` (local servers ignore it).
         mode: ``"native"`` (send the env's tools, answer with the assistant
             message dict) or ``"text"`` (no tools, answer with the text).
+        call_format: Text mode only: the family format the model writes its
+            calls in (one of :data:`~astra_gym.parsers.CALL_FORMATS`); see the
+            module docstring. ``None`` (default) leaves the text as the model
+            wrote it and the env's prompt as it is.
         temperature: Sampling temperature; ``None`` leaves it to the server.
         max_tokens: The completion length cap, sent as ``max_tokens`` (the
             widely supported name; pass ``extra_body={"max_completion_tokens":
@@ -239,7 +292,8 @@ class OpenAIAgent:
     Raises:
         ImportError: The openai package is not installed (the message says how
             to install it).
-        ValueError: ``mode`` is not ``"native"`` or ``"text"``.
+        ValueError: ``mode`` is not ``"native"`` or ``"text"``, or
+            ``call_format`` is unknown or given in native mode.
         AgentError: No API key could be found for the OpenAI API.
     """
 
@@ -247,11 +301,21 @@ class OpenAIAgent:
                  mode: str = "native", temperature: float | None = 0.0,
                  max_tokens: int | None = None, timeout: float = 60.0, max_retries: int = 2,
                  seed: int | None = None, extra_body: dict[str, Any] | None = None,
-                 client: Any = None) -> None:
+                 client: Any = None, call_format: str | None = None) -> None:
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, not {mode!r}")
+        if call_format is not None:
+            from ..parsers import CALL_FORMATS
+
+            if mode != "text":
+                raise ValueError("call_format is for text mode: in native mode the server "
+                                 "parses the calls")
+            if call_format not in CALL_FORMATS:
+                raise ValueError(f"unknown call_format {call_format!r}; choose one of "
+                                 f"{', '.join(CALL_FORMATS)}")
         self.model = model
         self.mode = mode
+        self.call_format = call_format
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.seed = seed
@@ -288,7 +352,22 @@ class OpenAIAgent:
         self.endpoint = str(self.client.base_url).rstrip("/")
 
     def __repr__(self) -> str:
-        return f"OpenAIAgent({self.model!r}, endpoint={self.endpoint!r}, mode={self.mode!r})"
+        fmt = f", call_format={self.call_format!r}" if self.call_format else ""
+        return (f"OpenAIAgent({self.model!r}, endpoint={self.endpoint!r}, "
+                f"mode={self.mode!r}{fmt})")
+
+    @property
+    def action_format(self) -> str:
+        """The env's ``action_format`` that reads this agent's turns.
+
+        ``openai`` in native mode, the family's format with a ``call_format``,
+        else ``auto``.
+        """
+        if self.mode == "native":
+            return "openai"
+        if self.call_format is None:
+            return "auto"
+        return _READERS.get(self.call_format, self.call_format)
 
     # -- Agent protocol -------------------------------------------------------
 
@@ -305,6 +384,9 @@ class OpenAIAgent:
         self.messages = self._api_messages(observation)
         if self.mode == "native":
             self.messages = [_native_system(message) for message in self.messages]
+        elif self.call_format is not None:
+            self.messages = [_text_system(message, self.call_format)
+                             for message in self.messages]
         tools = info.get("tools") if self.mode == "native" else None
         self.tools = copy.deepcopy(list(tools)) if tools else None
         self._first_turn = True
@@ -410,9 +492,24 @@ class OpenAIAgent:
         if self.mode == "native" and calls:
             message["tool_calls"] = [self._tool_call(call, turn, i)
                                      for i, call in enumerate(calls)]
+        elif calls and self.call_format is not None:
+            # A server-side tool parser took the calls out of the text: write them back
+            # in the model's own format, so the env (and the transcript) read them.
+            message["content"] = self._render(
+                [self._tool_call(call, turn, i) for i, call in enumerate(calls)], content)
         elif content is None:
             message["content"] = ""
         return message
+
+    def _render(self, calls: list[dict[str, Any]], content: str | None) -> str:
+        from ..parsers import render_calls
+
+        assert self.call_format is not None
+        try:
+            return render_calls(calls, self.call_format, content=content or "")
+        except ValueError as exc:
+            raise self._error(f"cannot write the model's tool calls in {self.call_format}: "
+                              f"{exc}") from exc
 
     def _tool_call(self, call: Any, turn: int, index: int) -> dict[str, Any]:
         function = _get(call, "function")

@@ -11,6 +11,7 @@ objects or several objects back to back in one tag.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from .json_calls import (
@@ -21,10 +22,11 @@ from .json_calls import (
     safe_dump,
     too_long,
 )
+from .markup import RenderCall
 from .text import MAX_CALL_CHARS, clip, single_fence
 
 __all__ = ["TOOL_CALL_CLOSE", "TOOL_CALL_OPEN", "find_hermes_blocks", "parse_hermes",
-           "remove_hermes_blocks"]
+           "parse_hermes_block", "remove_hermes_blocks", "render_hermes"]
 
 TOOL_CALL_OPEN = "<tool_call>"
 TOOL_CALL_CLOSE = "</tool_call>"
@@ -152,7 +154,8 @@ def remove_hermes_blocks(text: str, blocks: list[HermesBlock] | None = None) -> 
     return rest
 
 
-def _parse_block(block: HermesBlock) -> list[ParsedCall]:
+def parse_hermes_block(block: HermesBlock) -> list[ParsedCall]:
+    """The calls of one ``<tool_call>`` block whose body is JSON (error calls when it is not)."""
     text = block.body.strip()
     raw = clip(text)
     values = block.values
@@ -209,5 +212,11 @@ def parse_hermes(text: str, blocks: list[HermesBlock] | None = None) -> list[Par
     """
     calls: list[ParsedCall] = []
     for block in find_hermes_blocks(text) if blocks is None else blocks:
-        calls.extend(_parse_block(block))
+        calls.extend(parse_hermes_block(block))
     return calls
+
+
+def render_hermes(calls: Sequence[RenderCall]) -> str:
+    """One ``<tool_call>`` block per call, as the Hermes and Qwen templates write them."""
+    return "\n".join(f'<tool_call>\n{{"name": {json.dumps(call.name, ensure_ascii=False)}, '
+                     f'"arguments": {call.raw}}}\n</tool_call>' for call in calls)

@@ -25,7 +25,8 @@ from typing import Any
 
 from .text import MAX_CALL_CHARS, clip, unfence
 
-__all__ = ["ParsedCall", "call_from_object", "decode_json", "parse_json_calls"]
+__all__ = ["STRICT_DECODER", "ParsedCall", "call_from_object", "decode_json",
+           "is_call_object", "parse_json_calls"]
 
 JSON_FENCE_LANGUAGES = ("", "json")
 _CALL_KEYS = frozenset({"name", "arguments", "parameters", "id", "type"})
@@ -86,6 +87,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+#: A decoder for ``raw_decode`` scans that refuses ``NaN``/``Infinity`` as :func:`decode_json` does.
+STRICT_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def decode_json(text: str) -> Any:
     """Decode strict JSON (no ``NaN``/``Infinity``), never crashing on deep nesting.
 
@@ -122,7 +127,7 @@ def decode_json_values(text: str) -> list[Any]:
         first = exc
     if not str(first).startswith("Extra data"):
         raise first
-    decoder = json.JSONDecoder(parse_constant=_reject_constant)
+    decoder = STRICT_DECODER
     values = []
     pos, end = 0, len(text)
     while pos < end:
@@ -256,7 +261,8 @@ def call_from_object(obj: Any, *, raw: str, call_id: str | None = None,
     return ParsedCall(name, arguments, raw=raw, call_id=call_id)
 
 
-def _is_call_object(value: Any) -> bool:
+def is_call_object(value: Any) -> bool:
+    """Whether a decoded value is exactly a call object (see the module docstring)."""
     if not isinstance(value, Mapping):
         return False
     keys = set(value)
@@ -271,8 +277,8 @@ def _call_objects(value: Any) -> list[Any] | None:
         if "tool_calls" in value and set(value) <= _MESSAGE_KEYS:
             calls = value["tool_calls"]
             return list(calls) if isinstance(calls, list) and calls else None
-        return [value] if _is_call_object(value) else None
-    if isinstance(value, list) and value and all(_is_call_object(item) for item in value):
+        return [value] if is_call_object(value) else None
+    if isinstance(value, list) and value and all(is_call_object(item) for item in value):
         return value
     return None
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-__all__ = ["MAX_CALL_CHARS", "RAW_CHARS", "clip", "single_fence", "strip_reasoning"]
+__all__ = ["MAX_CALL_CHARS", "RAW_CHARS", "clip", "single_fence",
+           "strip_reasoning", "unfence"]
 
 MAX_CALL_CHARS = 100_000
 """The longest call text (JSON or Python) the parsers will decode."""
@@ -19,17 +20,44 @@ RAW_CHARS = 200
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
+MISTRAL_THINK_OPEN = "[THINK]"
+MISTRAL_THINK_CLOSE = "[/THINK]"
 FENCE = "```"
 _LANG = re.compile(r"[\w.+-]{1,40}")
 
 
-def strip_reasoning(text: str) -> str:
-    """Remove reasoning (``<think>…</think>``) from an assistant turn.
+def _strip_blocks(text: str, opening: str, closing: str) -> str:
+    pieces = []
+    pos = 0
+    while True:
+        start = text.find(opening, pos)
+        if start < 0:
+            break
+        end = text.find(closing, start + len(opening))
+        if end < 0:
+            break
+        pieces.append(text[pos:start])
+        pos = end + len(closing)
+    pieces.append(text[pos:])
+    rest = "".join(pieces)
+    close = rest.rfind(closing)
+    if close >= 0:
+        rest = rest[close + len(closing):]
+    start = rest.find(opening)
+    if start >= 0:
+        rest = rest[:start]
+    return rest
 
-    Every ``<think>…</think>`` block is dropped (there may be several, over
-    many lines). A ``</think>`` left without its opening tag (chat templates
+
+def strip_reasoning(text: str) -> str:
+    """Remove reasoning (``<think>…</think>``, ``[THINK]…[/THINK]``) from an assistant turn.
+
+    Every reasoning block is dropped (there may be several, over many lines):
+    a final answer must be judged on what the model answered, not on what it
+    considered. A closing tag left without its opening one (chat templates
     such as Qwen's put ``<think>`` in the prompt) drops everything up to the
-    last such ``</think>``; an ``<think>`` never closed drops everything after it.
+    last such closing tag; an opening tag never closed drops everything after
+    it. Magistral writes ``[THINK]…[/THINK]``; it is treated the same way.
 
     Args:
         text: The assistant's raw text.
@@ -44,27 +72,15 @@ def strip_reasoning(text: str) -> str:
         'Paris'
         >>> strip_reasoning("Paris <think>or maybe")
         'Paris'
+        >>> strip_reasoning("[THINK]Paris?[/THINK]Paris")
+        'Paris'
     """
-    pieces = []
-    pos = 0
-    while True:
-        start = text.find(THINK_OPEN, pos)
-        if start < 0:
-            break
-        end = text.find(THINK_CLOSE, start + len(THINK_OPEN))
-        if end < 0:
-            break
-        pieces.append(text[pos:start])
-        pos = end + len(THINK_CLOSE)
-    pieces.append(text[pos:])
-    rest = "".join(pieces)
-    close = rest.rfind(THINK_CLOSE)
-    if close >= 0:
-        rest = rest[close + len(THINK_CLOSE):]
-    opening = rest.find(THINK_OPEN)
-    if opening >= 0:
-        rest = rest[:opening]
-    return rest.strip()
+    # Two scans decide the common case (no reasoning at all) on the hot path.
+    if "think>" in text:
+        text = _strip_blocks(text, THINK_OPEN, THINK_CLOSE)
+    if "THINK]" in text:
+        text = _strip_blocks(text, MISTRAL_THINK_OPEN, MISTRAL_THINK_CLOSE)
+    return text.strip()
 
 
 def unfence(text: str, languages: Collection[str]) -> str | None:

@@ -7,11 +7,18 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from astra_gym.parsers import ParsedTurn, parse_action, parse_hermes, strip_reasoning
+from astra_gym.parsers import (
+    ACTION_FORMATS,
+    ParsedTurn,
+    parse_action,
+    parse_hermes,
+    strip_reasoning,
+)
+from astra_gym.parsers.markup import MARKERS
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
-FORMATS = st.sampled_from(("auto", "openai", "hermes", "json", "python"))
+FORMATS = st.sampled_from(ACTION_FORMATS)
 TOOL_NAMES = st.one_of(st.none(), st.just(("f", "search")))
 
 FRAGMENTS = st.sampled_from([
@@ -19,6 +26,19 @@ FRAGMENTS = st.sampled_from([
     "{", "}", "[", "]", "(", ")", '"name"', '"arguments"', '"parameters"', '"function"',
     '"tool_calls"', ":", ",", '"f"', '"search"', "f(", "search(", "q=", "'x'", "1", "-",
     "null", "NaN", "\n", " ", "\\", '"', "print(", "a.b", "*", "**", "=", "\r\n", "é", "\x00",
+    # every family's markup
+    *MARKERS, "<|python_tag|>", "<|python_start|>", "<|python_end|>", "<|eom_id|>",
+    "[TOOL_CALLS]", "[ARGS]", "[CALL_ID]", "</s>", "<｜tool▁calls▁begin｜>",
+    "<｜tool▁call▁begin｜>", "<｜tool▁sep｜>", "<｜tool▁call▁end｜>", "<｜tool▁calls▁end｜>",
+    "function",
+    "<｜DSML｜function_calls>", '<｜DSML｜invoke name="f">',
+    '<｜DSML｜parameter name="q" string="true">', "</｜DSML｜parameter>",
+    "</｜DSML｜invoke>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>", "<function=f>",
+    "<parameter=q>", "</parameter>", "</function>", "<|tool_calls_section_begin|>",
+    "<|tool_call_begin|>", "functions.f:0", "<|tool_call_argument_begin|>", "<|tool_call_end|>",
+    "<|tool_calls_section_end|>", "<|tool_call|>", "<|start|>assistant", "<|channel|>",
+    "analysis", "commentary", "final", " to=functions.f", "<|constrain|>json", "<|message|>",
+    "<|end|>", "<|call|>", "<|return|>", "[THINK]", "[/THINK]",
 ])
 TEXTS = st.one_of(st.text(), st.lists(st.one_of(FRAGMENTS, st.text(max_size=5)),
                                       max_size=40).map("".join))
@@ -54,7 +74,7 @@ def check(turn):
     assert isinstance(turn, ParsedTurn)
     assert isinstance(turn.content, str)
     assert turn.content == turn.content.strip()
-    assert turn.format in ("openai", "hermes", "json", "python", "none")
+    assert turn.format in (*ACTION_FORMATS[1:], "none")
     assert (turn.format == "none") == turn.is_final
     for call in turn.calls:
         assert call.error is None or isinstance(call.error, str)
@@ -110,5 +130,5 @@ def test_hermes_round_trip(calls, prose):
 def test_strip_reasoning_leaves_no_complete_block(text):
     visible = strip_reasoning(text)
     assert visible == visible.strip()
-    if "<think>" not in text and "</think>" not in text:
+    if not any(tag in text for tag in ("<think>", "</think>", "[THINK]", "[/THINK]")):
         assert visible == text.strip()

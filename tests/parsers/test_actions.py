@@ -44,7 +44,9 @@ def test_turn_properties():
 
 
 def test_formats():
-    assert ACTION_FORMATS == ("auto", "openai", "hermes", "json", "python")
+    assert ACTION_FORMATS == ("auto", "openai", "hermes", "json", "python", "llama3", "mistral",
+                              "deepseek", "glm45", "qwen3_coder", "kimi_k2", "granite",
+                              "harmony")
 
 
 # --- text turns -----------------------------------------------------------
@@ -145,11 +147,9 @@ def test_without_tool_names_python_calls_any_name():
     ("hermes", JSON_CALL, "none", []),
     ("hermes", PY_CALL, "none", []),
     ("json", JSON_CALL, "json", ["search"]),
-    ("json", HERMES, "none", []),
     ("json", PY_CALL, "none", []),
     ("python", PY_CALL, "python", ["search"]),
     ("python", JSON_CALL, "none", []),
-    ("python", HERMES, "none", []),
     ("openai", HERMES, "none", []),
     ("openai", JSON_CALL, "none", []),
     ("openai", PY_CALL, "none", []),
@@ -160,6 +160,15 @@ def test_specific_format_uses_only_its_parser(action_format, text, expected_form
     assert (turn.format, names(turn)) == (expected_format, expected_names)
     if not expected_names:
         assert turn.content == text
+
+
+@pytest.mark.parametrize("action_format", ["json", "python", "llama3", "mistral"])
+def test_specific_format_reports_a_hermes_tag_as_an_invalid_call(action_format):
+    # another family's call markup is a call attempt in the wrong format, not a final answer
+    turn = parse_action(HERMES, action_format, TOOLS)
+    assert (turn.format, names(turn), turn.is_final) == ("hermes", [None], False)
+    assert turn.errors[0].endswith(f"this env reads {action_format} calls "
+                                   f"(action_format={action_format!r})")
 
 
 def test_unknown_format():

@@ -120,3 +120,37 @@ def test_long_text_is_only_an_error_call_for_a_known_tool():
     assert parse_python_calls(f"f(q={long_args})") is None
     (call,) = parse_python_calls(f"search(q={long_args})", TOOLS)
     assert call.error.startswith("the call is too long")
+
+
+@pytest.mark.parametrize("text", [
+    "Paris.",
+    "The answer is f(x) = 2x + 1.",
+    "# Summary\n\nget_weather says 18 °C (sunny).",
+    "unknown_tool(city='Paris')",  # starts like a call, but not of a known tool
+    "(get_weather)(city='Paris')",
+    "42",
+])
+def test_prose_is_turned_down_before_any_ast_parse(text, monkeypatch):
+    # issue 12: a final answer must cost a regex match, not an ast.parse
+    import ast
+
+    parsed = []
+    real_parse = ast.parse
+
+    def recording_parse(source, *args, **kwargs):
+        parsed.append(source)
+        return real_parse(source, *args, **kwargs)
+
+    monkeypatch.setattr(ast, "parse", recording_parse)
+    results = [parse_python_calls(text, TOOLS)]
+    if not text.startswith("unknown_tool"):  # without tool names any call counts
+        results.append(parse_python_calls(text))
+    monkeypatch.undo()
+    assert results == [None] * len(results)
+    assert parsed == []
+
+
+def test_calls_still_reach_ast_parse():
+    assert parse_python_calls("(search(q='x'), search(q='y'))", TOOLS)[1].arguments == {"q": "y"}
+    assert parse_python_calls("print(search(q='x'))", TOOLS)[0].name == "search"
+    assert parse_python_calls("é_tool(q=1)", {"é_tool"})[0].name == "é_tool"
