@@ -193,6 +193,54 @@ def worker_start(repeat: int) -> dict[str, float]:
     return figures
 
 
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def many_envs(count: int) -> dict[str, float]:
+    """``count`` envs in process mode on the default pool: workers, memory, per-call cost."""
+    envs = [AstraEnv(demo_pack_path(), max_turns=10**9) for _ in range(count)]
+    local = AstraEnv(demo_pack_path(), max_turns=10**9, sandbox={"isolation": "inprocess"})
+    pids = set()
+    start = time.perf_counter()
+    for index, env in enumerate(envs):
+        env.reset(seed=index, options={"task_id": TASK})
+    resets = (time.perf_counter() - start) / count * 1e6
+    action = _message(envs[0].task.subtasks[0].gold_call)
+    for env in envs:
+        env.step(action)  # each env's first call: its session opens in its worker
+        pids.add(env._session.worker_pid)
+    rounds, local_rounds = [], []
+    for _ in range(5):
+        start = time.perf_counter()
+        for env in envs:
+            env.step(action)
+        rounds.append((time.perf_counter() - start) / count * 1e6)
+        local.reset(seed=0, options={"task_id": TASK})
+        local.step(action)
+        start = time.perf_counter()
+        for _ in range(count):
+            local.step(action)
+        local_rounds.append((time.perf_counter() - start) / count * 1e6)
+    figures = {
+        "envs": float(count), "workers": float(len(pids)),
+        "worker RSS, all workers (MB)": sum(_rss_mb(pid) for pid in pids if pid),
+        "reset per env (µs)": resets,
+        "env.step over 1,000 envs, process (µs)": statistics.median(rounds),
+        "env.step, one in-process env (µs)": statistics.median(local_rounds),
+    }
+    figures["per-call overhead of process isolation (µs)"] = (
+        figures["env.step over 1,000 envs, process (µs)"]
+        - figures["env.step, one in-process env (µs)"])
+    for env in [*envs, local]:
+        env.close()
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -214,6 +262,10 @@ def main() -> None:
     print("\n| pool throughput | calls/s | vs 1 worker, 1 thread |\n|---|---:|---:|")
     for name, value in rates.items():
         print(f"| {name} | {value:.0f} | {value / base:.2f}x |")
+    scale = many_envs(1000)
+    print(f"\n| 1,000 envs in process mode (cpu_count = {os.cpu_count()}) | value |\n|---|---:|")
+    for name, value in scale.items():
+        print(f"| {name} | {value:,.1f} |")
     starts = worker_start(5 if args.quick else 15)
     base = starts["new worker to first result, unconfined (ms)"]
     print("\n| worker start | ms | vs unconfined start |\n|---|---:|---:|")

@@ -169,7 +169,17 @@ class Executor(ABC):
 
     An executor is used by one :func:`~synth.runner.run_pipeline` call at a
     time; :meth:`close` releases what it started.
+
+    Attributes:
+        records_per_request: Records the runner lets in flight per request
+            slot of the client (``concurrency``). 1 where each record brings
+            its own client (so its own requests); more where records share
+            the driver's client, whose semaphore alone caps the requests: the
+            extra records keep every request slot busy while finished ones
+            write their cache entries and journal lines.
     """
+
+    records_per_request: int = 1
 
     @abstractmethod
     async def map(self, spec: StageSpec, records: Sequence[dict[str, Any]], *, client: Any,
@@ -190,7 +200,13 @@ class Executor(ABC):
 
 
 class LocalExecutor(Executor):
-    """Every record as an asyncio task in this process (the default)."""
+    """Every record as an asyncio task in this process (the default).
+
+    Its records share the driver's client, so the runner runs twice as many
+    records as the client has request slots (:attr:`Executor.records_per_request`).
+    """
+
+    records_per_request = 2
 
     async def map(self, spec: StageSpec, records: Sequence[dict[str, Any]], *, client: Any,
                   sandbox: Callable[[], Any], limit: int, done: Done) -> None:

@@ -3,7 +3,10 @@
 A run directory holds, per stage ``NN_<stage>``:
 
 * ``NN_<stage>.jsonl``: the stage's **journal**, one line per record appended
-  (flush + fsync) as soon as the record finishes, in completion order,
+  as soon as the record finishes, in completion order (a group commit: the
+  records that finish while one batch is being fsynced are written and
+  fsynced together next, off the event loop; a record counts as done only
+  once its batch is durable),
   successes and failures alike (a failure line is the stage's input record
   plus ``"failure": {"stage", "reason"}``; a generate failure also gets the
   ``uuid`` its row would have had). On start a stage drops a torn last line
@@ -30,6 +33,8 @@ by the input record's ``uuid``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 from collections import Counter
@@ -182,15 +187,34 @@ def _write_atomic(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
 class Journal:
     """An append-only JSONL file of finished records, keyed, safe against a kill mid-write.
 
+    Two ways to append: :meth:`append` writes one line durably right away
+    (write, flush, fsync), and :meth:`submit` hands a line to a **group
+    commit** for code on an event loop: the lines submitted while one batch
+    is being made durable are written together as the next batch, with one
+    ``write`` and one ``fsync``, in a worker thread, so the loop never waits
+    on the disk. A submitted line counts as appended (it enters :attr:`rows`
+    and its ``on_durable`` callback runs) only once its batch's ``fsync`` has
+    returned, exactly as if :meth:`append` had returned; :meth:`drain` waits
+    for every submitted line.
+
     Args:
         path: The journal file (created when missing).
         key: The key of a journal line.
+
+    Attributes:
+        path: The journal file.
+        rows: Every durable line by key (a later line with the same key supersedes).
+        batches: Group-commit batches written (each one ``fsync``).
     """
 
     def __init__(self, path: Path, key: Callable[[Mapping[str, Any]], str]) -> None:
         self.path = path
         self.rows: dict[str, dict[str, Any]] = {}
+        self.batches = 0
         self._key = key
+        self._queue: list[tuple[str, dict[str, Any], Callable[[], None] | None]] = []
+        self._committer: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
         self._repair()
         for row in _read_jsonl(self.path):
             self.rows[key(row)] = row  # a retried record's later line supersedes the old one
@@ -219,11 +243,59 @@ class Journal:
 
     def append(self, row: dict[str, Any]) -> None:
         """Write one line durably (one write, flush, fsync)."""
+        self._write(_dumps(row) + "\n")
+        self.rows[self._key(row)] = row
+
+    def _write(self, text: str) -> None:
         with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(_dumps(row) + "\n")
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        self.rows[self._key(row)] = row
+
+    def submit(self, row: dict[str, Any], on_durable: Callable[[], None] | None = None) -> None:
+        """Queue one line for the group commit (call from a running event loop).
+
+        The line is serialized now (later changes to ``row`` are not
+        written). It enters :attr:`rows`, and ``on_durable()`` runs, after its
+        batch is written and fsynced. A failed write is raised by
+        :meth:`drain` (and by every later :meth:`submit`).
+
+        Raises:
+            OSError: An earlier batch could not be written.
+        """
+        if self._error is not None:
+            raise self._error
+        self._queue.append((_dumps(row) + "\n", row, on_durable))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.get_running_loop().create_task(self._commit())
+
+    async def _commit(self) -> None:
+        """Write the queued lines batch by batch until the queue is empty."""
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                await asyncio.to_thread(self._write, "".join(line for line, _, _ in batch))
+            except Exception as exc:
+                self._error = exc
+                self._queue.clear()
+                raise
+            self.batches += 1
+            for _, row, on_durable in batch:
+                self.rows[self._key(row)] = row
+                if on_durable is not None:
+                    on_durable()
+
+    async def drain(self) -> None:
+        """Wait until every submitted line is durable.
+
+        Raises:
+            OSError: A batch could not be written (its lines and every line
+                queued after it are not in :attr:`rows`).
+        """
+        while self._committer is not None and not self._committer.done():
+            await asyncio.shield(self._committer)
+        if self._error is not None:
+            raise self._error
 
 
 def _normalized(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -317,11 +389,16 @@ async def _run_stage(name: str, items: list[_Item], journal: Journal, spec: Stag
                 misses += 1
                 return
             row = value if kind == "ok" else failed_row(todo[index], value)
-            journal.append(row)
-            bar.update()
+            journal.submit(row, bar.update)  # counted once its group commit is durable
 
-        await executor.map(spec, [item.record for item in todo], client=client,
-                           sandbox=sandbox, limit=limit, done=done)
+        try:
+            await executor.map(spec, [item.record for item in todo], client=client,
+                               sandbox=sandbox, limit=limit, done=done)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await journal.drain()  # keep what finished; the first error is the one to see
+            raise
+        await journal.drain()
 
     ok, failed = [], []
     for item in items:
@@ -379,7 +456,10 @@ async def run_pipeline(inputs: Sequence[Path], out: Path, client: Any, *,
             to one row per leaf example.
         out: The run directory (created).
         client: The :class:`~synth.llm.LLMClient` every stage uses; its
-            ``concurrency`` also bounds the records in flight per stage.
+            ``concurrency`` bounds the requests in flight, and the records in
+            flight per stage (times the executor's ``records_per_request``:
+            twice as many with the local executor, so records writing their
+            results to disk never leave a request slot idle).
         stages: The stages to run (a contiguous tail of the pipeline can start
             from an earlier run's files).
         min_hops: The least trace depth asked of generate.
@@ -438,14 +518,14 @@ async def run_pipeline(inputs: Sequence[Path], out: Path, client: Any, *,
         raise ValueError(f"need 1 <= min_hops <= max_hops, got {min_hops}..{max_hops}")
     out = Path(out)
     summary = RunSummary(out=out)
-    limit = getattr(client, "concurrency", 1)
+    executor = executor if executor is not None else LocalExecutor()
+    limit = getattr(client, "concurrency", 1) * max(1, getattr(executor, "records_per_request", 1))
     wanted = [name for name in STAGES if name in stages]
     raw_inputs = (_read_inputs([Path(p) for p in inputs], mode) if "generate" in wanted
                   else [])
     out.mkdir(parents=True, exist_ok=True)
 
     sandbox: Sandbox | None = None
-    executor = executor if executor is not None else LocalExecutor()
 
     def shared_sandbox() -> Sandbox:
         nonlocal sandbox

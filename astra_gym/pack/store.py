@@ -29,6 +29,10 @@ TASKS_FILE = "tasks.jsonl"
 #: Pack names: lower-case, usable in env ids (``astra/<name>-v0``) and package names.
 PACK_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _TASK_ID_PREFIX = '{"task_id":'
+_TASK_ID_PREFIX_BYTES = _TASK_ID_PREFIX.encode()
+_ID_BYTES = 512  # a line's head decoded to read its id (longer ids: the whole line)
+_INDEX_CHUNK = 1 << 24
+_DECODER = json.JSONDecoder()
 #: Parsed tasks a Pack keeps (least recently used ones are dropped).
 TASK_CACHE_SIZE = 4096
 
@@ -223,24 +227,25 @@ class Pack:
     def _index(self) -> dict[str, int]:
         if self._offsets is None:
             offsets: dict[str, int] = {}
-            decoder = json.JSONDecoder()
             digest = hashlib.sha256()
+            number = 0
             with open(self.tasks_path, "rb") as handle:
-                offset = 0
-                for number, raw in enumerate(handle, 1):
-                    digest.update(raw)
-                    line = raw.decode("utf-8")
-                    if line.strip():
-                        if not line.startswith(_TASK_ID_PREFIX):
-                            raise PackFormatError(
-                                f"{self.tasks_path} line {number} does not start with "
-                                f"{_TASK_ID_PREFIX!r}; was it written by write_pack()?")
-                        task_id, _ = decoder.raw_decode(line, len(_TASK_ID_PREFIX))
-                        if task_id in offsets:
-                            raise PackFormatError(
-                                f"{self.tasks_path} line {number}: duplicate task_id {task_id!r}")
-                        offsets[task_id] = offset
-                    offset += len(raw)
+                # Big chunks: one hash update per chunk, and only the start of each line
+                # (its task id) is decoded; a 100k-task pack is hundreds of megabytes.
+                base, tail = 0, b""
+                while chunk := handle.read(_INDEX_CHUNK):
+                    digest.update(chunk)
+                    data = tail + chunk
+                    start = 0
+                    while (end := data.find(b"\n", start)) != -1:
+                        number += 1
+                        self._index_line(offsets, data, start, end, base + start, number)
+                        start = end + 1
+                    base += start
+                    tail = data[start:]
+                if tail:
+                    number += 1
+                    self._index_line(offsets, tail, 0, len(tail), base, number)
             actual = "sha256:" + digest.hexdigest()
             if actual != self.manifest["content_hash"]:
                 raise PackFormatError(
@@ -253,6 +258,26 @@ class Pack:
                     f"{self.manifest['task_count']}")
             self._offsets = offsets
         return self._offsets
+
+    def _index_line(self, offsets: dict[str, int], data: bytes, start: int, end: int,
+                    offset: int, number: int) -> None:
+        """Record the task id of the line ``data[start:end]`` (at ``offset`` in the file)."""
+        head = data[start:min(end, start + _ID_BYTES)]
+        if not head.strip() and not data[start:end].strip():
+            return
+        if not head.startswith(_TASK_ID_PREFIX_BYTES):
+            raise PackFormatError(
+                f"{self.tasks_path} line {number} does not start with "
+                f"{_TASK_ID_PREFIX!r}; was it written by write_pack()?")
+        try:
+            task_id, _ = _DECODER.raw_decode(head.decode("utf-8"), len(_TASK_ID_PREFIX))
+        except (UnicodeDecodeError, ValueError):  # an id longer than the head: decode it all
+            task_id, _ = _DECODER.raw_decode(data[start:end].decode("utf-8"),
+                                             len(_TASK_ID_PREFIX))
+        if task_id in offsets:
+            raise PackFormatError(
+                f"{self.tasks_path} line {number}: duplicate task_id {task_id!r}")
+        offsets[task_id] = offset
 
     @property
     def task_ids(self) -> tuple[str, ...]:

@@ -59,6 +59,7 @@ class ResponseCache:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._folders: set[Path] = set()  # entry folders known to exist
 
     def __repr__(self) -> str:
         return f"ResponseCache({str(self.directory)!r})"
@@ -155,8 +156,14 @@ class ResponseCache:
         path = self.path_for(key)
         payload = json.dumps({"format": CACHE_FORMAT, "key": key, "record": dict(record)},
                              ensure_ascii=False, allow_nan=False, indent=1, sort_keys=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+        if path.parent not in self._folders:  # one mkdir per folder, not per entry
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+        except FileNotFoundError:  # the folder was removed behind our back
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(payload.encode("utf-8"))

@@ -46,21 +46,23 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
+import inspect
 import json
 import os
 import random
 import sys
 import warnings
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from astra_gym.parsers.text import clip
 
 from .cache import ResponseCache
-from .extract import ExtractionError, OutputInvalid, check_schema, extract_json, validate_output
+from .extract import ExtractionError, OutputInvalid, _validate, _validator, extract_json
 
 __all__ = ["MAX_BACKOFF", "UNKEYED_PARAMS", "Completion", "LLMClient", "LLMError", "OfflineMiss"]
 
@@ -71,6 +73,13 @@ UNKEYED_PARAMS = frozenset({"timeout", "extra_headers", "extra_query", "user", "
                             "store"})
 """Request parameters that are sent but cannot change the reply, so are not in the cache key."""
 
+_MAX_WRITERS = 8
+"""The most cache-writer threads per client (parallel fsyncs; the disk batches them)."""
+_POOL_CONNECTIONS = 8
+"""The most requests in flight on one SDK client (so connections in its pool)."""
+_OPTION_PARAMS = {"extra_headers": "headers", "extra_query": "params", "extra_body": "extra_json",
+                  "timeout": "timeout"}
+"""``create()`` parameters that are request options, not body fields: their option names."""
 _INSTALL_HINT = 'LLMClient needs the openai package: pip install "astra-gym[openai]"'
 _REASON_CHARS = 500
 
@@ -238,9 +247,12 @@ class LLMClient:
         self._injected = client
         self._sdk: Any = None
         self._sdk_loop: asyncio.AbstractEventLoop | None = None
+        self._pools: list[Any] = []
+        self._pool_load: list[int] = []
         self._semaphore: asyncio.Semaphore | None = None
         self._semaphore_loop: asyncio.AbstractEventLoop | None = None
         self._locks: dict[str, list[Any]] = {}
+        self._writers: concurrent.futures.ThreadPoolExecutor | None = None
         self.stats: dict[str, int] = {"calls": 0, "cache_hits": 0, "requests": 0, "retries": 0,
                                       "failures": 0, "prompt_tokens": 0,
                                       "completion_tokens": 0}
@@ -256,11 +268,19 @@ class LLMClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the SDK client this object created (an injected one is left open)."""
-        sdk, loop = self._sdk, self._sdk_loop
-        self._sdk, self._sdk_loop = None, None
-        if sdk is not None and loop is asyncio.get_running_loop():
-            await sdk.close()  # one made on an earlier (finished) loop cannot be closed here
+        """Close the SDK client this object created (an injected one is left open).
+
+        The cache writer threads are released too (every write a call started
+        has finished by the time the call returns).
+        """
+        writers, self._writers = self._writers, None
+        if writers is not None:
+            writers.shutdown(wait=False)
+        pools, loop = self._pools, self._sdk_loop
+        self._sdk, self._sdk_loop, self._pools, self._pool_load = None, None, [], []
+        if loop is asyncio.get_running_loop():
+            for sdk in pools:  # ones made on an earlier (finished) loop cannot be closed here
+                await sdk.close()
 
     async def check_endpoint(self) -> list[str]:
         """Ask the endpoint for its models once, before a run sends it any work.
@@ -344,8 +364,8 @@ class LLMClient:
             raise ValueError("complete() does not stream; drop stream=True")
         if params.get("n") not in (None, 1):
             raise ValueError("complete() reads one choice; n must be 1")
-        if schema is not None:
-            check_schema(schema)  # a bad schema is a bug: fail now, not after retries
+        # A bad schema is a bug: fail now, not after retries. Compiled once per call.
+        compiled = _validator(schema) if schema is not None else None
         sent = {name: value for name, value in
                 {"temperature": temperature, "max_tokens": max_tokens, **params}.items()
                 if value is not None}
@@ -357,7 +377,7 @@ class LLMClient:
             raise ValueError(f"the request is not JSON data: {exc}") from exc
         self.stats["calls"] += 1
         async with self._key_lock(key):
-            hit, miss_reason = self._from_cache(key, schema)
+            hit, miss_reason = self._from_cache(key, schema, compiled)
             if isinstance(hit, Completion):
                 self.stats["cache_hits"] += 1
                 return hit
@@ -368,14 +388,14 @@ class LLMClient:
                     raise hit
                 raise OfflineMiss(model=self.model, key=key, reason=miss_reason)
             try:
-                return await self._fetch(key, request_messages, sent, keyed, schema)
+                return await self._fetch(key, request_messages, sent, keyed, compiled)
             except LLMError as exc:
-                self._store_failure(exc, request_messages, keyed, schema)
+                await self._store_failure(exc, request_messages, keyed, schema)
                 raise
 
     # -- internals --------------------------------------------------------------
 
-    def _from_cache(self, key: str, schema: Mapping[str, Any] | None
+    def _from_cache(self, key: str, schema: Mapping[str, Any] | None, compiled: Any
                     ) -> tuple[Completion | LLMError | None, str]:
         """The cached completion or failure of ``key``, or ``(None, why not)``."""
         if self.cache is None:
@@ -394,9 +414,9 @@ class LLMClient:
                           RuntimeWarning, stacklevel=3)
             return None, "the cached reply is malformed"
         value = None
-        if schema is not None:
+        if compiled is not None:
             try:
-                value = validate_output(extract_json(text), schema)
+                value = _validate(extract_json(text), compiled)
             except (ExtractionError, OutputInvalid) as exc:
                 return None, f"the cached reply does not fit the schema ({exc})"
         return Completion(text=text, value=value, cached=True, attempts=0, usage=dict(usage),
@@ -417,8 +437,8 @@ class LLMClient:
         return LLMError(failure["reason"], model=self.model, attempts=failure["attempts"],
                         key=key, status_code=failure.get("status_code"), cached=True), ""
 
-    def _store_failure(self, error: LLMError, messages: list[dict[str, Any]],
-                       keyed: dict[str, Any], schema: Mapping[str, Any] | None) -> None:
+    async def _store_failure(self, error: LLMError, messages: list[dict[str, Any]],
+                             keyed: dict[str, Any], schema: Mapping[str, Any] | None) -> None:
         """Record a call's final failure, so an offline replay fails the same way.
 
         A stored reply is never replaced by a failure: it may serve other
@@ -429,16 +449,16 @@ class LLMClient:
         stored = self.cache.get(error.key)
         if stored is not None and "failure" not in stored:
             return
-        self._store(error.key, {
+        await self._store(error.key, {
             "model": self.model,
             "failure": {"reason": error.reason, "attempts": error.attempts,
                         "status_code": error.status_code, "schema": _schema_digest(schema)},
             "request": {"messages": messages, "params": keyed}})
 
     async def _fetch(self, key: str, messages: list[dict[str, Any]], sent: dict[str, Any],
-                     keyed: dict[str, Any], schema: Mapping[str, Any] | None) -> Completion:
+                     keyed: dict[str, Any], compiled: Any) -> Completion:
         """Request until a usable (valid) reply, or raise after the capped retries."""
-        sdk = self._client()
+        self._client()  # an ImportError (no openai) now, not as a failed attempt
         rng = random.Random(int(key[:16], 16))
         reason, status, retry_after = "", None, None
         attempts = self.max_retries + 1
@@ -449,8 +469,8 @@ class LLMClient:
             self.stats["requests"] += 1
             try:
                 async with self._slot(), asyncio.timeout(self.timeout):
-                    response = await sdk.chat.completions.create(
-                        model=self.model, messages=messages, **sent)
+                    with self._pool() as sdk:
+                        response = await self._send(sdk, messages, sent)
             except Exception as exc:
                 failure = self._classify(exc)
                 if failure is None:  # not a request failure: a bug, let it show
@@ -471,19 +491,20 @@ class LLMClient:
             self.stats["prompt_tokens"] += usage.get("prompt_tokens", 0)
             self.stats["completion_tokens"] += usage.get("completion_tokens", 0)
             value = None
-            if schema is not None:
+            if compiled is not None:
                 try:
-                    value = validate_output(extract_json(text), schema)
+                    value = _validate(extract_json(text), compiled)
                 except ExtractionError as exc:
                     reason = f"extraction failed: {exc.reason}"
                     continue
                 except OutputInvalid as exc:
                     reason = f"validation failed: {exc.reason}"
                     continue
-            self._store(key, {"model": self.model, "response_model": _get(response, "model"),
-                              "text": text, "finish_reason": finish_reason,
-                              "tool_calls": tool_calls, "usage": usage,
-                              "request": {"messages": messages, "params": keyed}})
+            await self._store(key, {"model": self.model,
+                                    "response_model": _get(response, "model"),
+                                    "text": text, "finish_reason": finish_reason,
+                                    "tool_calls": tool_calls, "usage": usage,
+                                    "request": {"messages": messages, "params": keyed}})
             return Completion(text=text, value=value, cached=False, attempts=attempt,
                               usage=usage, key=key, finish_reason=finish_reason,
                               tool_calls=tuple(tool_calls))
@@ -491,14 +512,53 @@ class LLMClient:
         raise LLMError(clip(reason, _REASON_CHARS), model=self.model, attempts=attempts, key=key,
                        status_code=status)
 
-    def _store(self, key: str, record: dict[str, Any]) -> None:
+    async def _send(self, sdk: Any, messages: list[dict[str, Any]], sent: dict[str, Any]) -> Any:
+        """One request: the reply as the SDK gives it (a model, or plain JSON data).
+
+        An injected client gets ``chat.completions.create``. The SDK client
+        this object made gets the same request through the SDK's generic
+        ``post`` (its transport, auth, timeouts and error mapping unchanged)
+        with ``cast_to=object``, which skips the per-request typed-dict
+        transformation of the parameters and the pydantic model of the reply:
+        the reply comes back as the decoded JSON, which :func:`_read` checks
+        field by field exactly as it checks a model.
+        """
+        if self._injected is not None:
+            return await sdk.chat.completions.create(model=self.model, messages=messages, **sent)
+        body, options = _split_params(sdk, sent)
+        data = await sdk.post("/chat/completions", body={"model": self.model,
+                                                         "messages": messages, **body},
+                              cast_to=object, options=options)
+        if isinstance(data, str):
+            # A body without a JSON content type comes back as text; the SDK's
+            # model parsing decodes it when it is JSON anyway, and so do we.
+            with contextlib.suppress(Exception):
+                data = json.loads(data)
+        return data
+
+    async def _store(self, key: str, record: dict[str, Any]) -> None:
+        """Write a cache entry durably, in a writer thread (the loop never waits on fsync).
+
+        The call returns once the entry's ``fsync`` and rename are done, so a
+        reply is returned (and a record can be journaled) only after its
+        cache entry is on disk, as when the write ran on the loop.
+        """
         if self.cache is None:
             return
         try:
-            self.cache.put(key, record)
+            await asyncio.get_running_loop().run_in_executor(self._writer(), self.cache.put,
+                                                             key, record)
         except (OSError, TypeError, ValueError) as exc:
             warnings.warn(f"LLMClient: could not cache the reply for {key} ({exc})",
                           RuntimeWarning, stacklevel=3)
+
+    def _writer(self) -> concurrent.futures.ThreadPoolExecutor:
+        """The threads that write cache entries (made on first use)."""
+        if self._writers is None:
+            self._writers = concurrent.futures.ThreadPoolExecutor(
+                max_workers=min(_MAX_WRITERS, self.concurrency),
+                thread_name_prefix="LLMClient-cache")
+        return self._writers
 
     def _delay(self, retry: int, rng: random.Random, retry_after: float | None) -> float:
         """Seconds to wait before retry number ``retry`` (1-based)."""
@@ -547,7 +607,50 @@ class LLMClient:
             self._sdk = openai.AsyncOpenAI(base_url=self.base_url, api_key=self._api_key,
                                            timeout=self.timeout, max_retries=0)
             self._sdk_loop = loop
+            self._pools = [self._sdk]
+            self._pool_load = [0]
         return self._sdk
+
+    @contextlib.contextmanager
+    def _pool(self) -> Iterator[Any]:
+        """The least busy of the running loop's SDK clients, held for one request.
+
+        The SDK's connection pool probes every idle connection's socket each
+        time a request starts or ends, so its cost per request grows with the
+        pool. Requests are spread over SDK clients of at most
+        :data:`_POOL_CONNECTIONS` connections each (made as the load needs
+        them), which keeps that cost flat at any ``concurrency``.
+        """
+        first = self._client()
+        if self._injected is not None:
+            yield first
+            return
+        pools, load = self._pools, self._pool_load
+        index = min(range(len(load)), key=load.__getitem__)
+        if load[index] >= _POOL_CONNECTIONS:
+            pools.append(self._extra_sdk())
+            load.append(0)
+            index = len(pools) - 1
+        load[index] += 1
+        try:
+            yield pools[index]
+        finally:
+            load[index] -= 1
+
+    def _extra_sdk(self) -> Any:
+        """Another SDK client like the first, for :meth:`_pool`.
+
+        Its HTTP client is the SDK's default one, given a TLS context shared by
+        every extra client in the process (:func:`_shared_tls`).
+        """
+        import openai
+
+        kwargs: dict[str, Any] = {}
+        tls = _shared_tls(openai)
+        if tls is not None:
+            kwargs["http_client"] = openai.DefaultAsyncHttpxClient(verify=tls)
+        return openai.AsyncOpenAI(base_url=self.base_url, api_key=self._api_key,
+                                  timeout=self.timeout, max_retries=0, **kwargs)
 
     def _slot(self) -> asyncio.Semaphore:
         """The concurrency semaphore of the running event loop."""
@@ -571,6 +674,70 @@ class LLMClient:
             entry[1] -= 1
             if entry[1] == 0:
                 del self._locks[key]
+
+
+# -- the request -----------------------------------------------------------------
+
+_TLS: dict[tuple[str | None, ...], Any] = {}
+
+
+def _shared_tls(openai: Any) -> Any:
+    """A TLS context made as the SDK's HTTP client makes its default one, shared.
+
+    Loading the CA store costs tens of milliseconds, which every extra SDK
+    client would pay again. The context is made by the ``create_ssl_context``
+    of the HTTP library the SDK uses, once per process and per value of the
+    variables it reads (``SSL_CERT_FILE``, ``SSL_CERT_DIR``); ``None`` when
+    that function cannot be found (each client then makes its own).
+    """
+    env = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    if env not in _TLS:
+        module = sys.modules.get(
+            openai.DefaultAsyncHttpxClient.__mro__[1].__module__.partition(".")[0])
+        create = getattr(module, "create_ssl_context", None)
+        _TLS[env] = create() if callable(create) else None
+    return _TLS[env]
+
+
+_CREATE_PARAMS: dict[type, frozenset[str]] = {}
+_SECURITY: list[bool] = []
+
+
+def _split_params(sdk: Any, sent: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(body fields, request options)`` for ``sent``, as ``chat.completions.create`` splits them.
+
+    Raises:
+        TypeError: A parameter that ``create()`` does not take (as ``create()`` would).
+    """
+    completions = sdk.chat.completions
+    names = _CREATE_PARAMS.get(type(completions))
+    if names is None:
+        signature = inspect.signature(type(completions).create)
+        names = _CREATE_PARAMS[type(completions)] = frozenset(
+            name for name, parameter in signature.parameters.items()
+            if parameter.kind is inspect.Parameter.KEYWORD_ONLY)
+    body: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    for name, value in sent.items():
+        if name not in names:
+            raise TypeError(f"{type(completions).__name__}.create() got an unexpected keyword "
+                            f"argument {name!r}")
+        if name in _OPTION_PARAMS:
+            options[_OPTION_PARAMS[name]] = value
+        else:
+            body[name] = value
+    if "params" in options:
+        options["params"] = dict(options["params"])
+    if not _SECURITY:
+        try:
+            from openai._models import FinalRequestOptions
+
+            _SECURITY.append("security" in FinalRequestOptions.model_fields)
+        except (ImportError, AttributeError):
+            _SECURITY.append(False)
+    if _SECURITY[0]:
+        options["security"] = {"bearer_auth": True}  # what create() asks for
+    return body, options
 
 
 # -- response reading ------------------------------------------------------------

@@ -179,3 +179,14 @@ def test_the_task_cache_is_bounded_and_keeps_serving(tmp_path, monkeypatch):
     assert list(pack._cache) == ["t7", "t9", "t8"]
     again = pack.task("t0")
     assert again == first and again is not first
+
+
+def test_the_index_reads_long_and_non_ascii_ids_across_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "_INDEX_CHUNK", 1000)  # lines straddle chunk boundaries
+    ids = ["t1", "é" * 300, "x" * 700, "日本-" + "ü" * 255, "t5"]  # heads cut mid-id/mid-char
+    tasks = [make_task(task_id, f"value-{n}") for n, task_id in enumerate(ids)]
+    write(tmp_path, tasks)
+    pack = Pack(tmp_path)
+    assert pack.task_ids == tuple(ids)
+    for task in tasks:
+        assert pack.task(task.task_id) == task

@@ -538,3 +538,96 @@ def test_bugs_are_not_disguised_as_llm_errors(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="bogus"):
         complete(llm, bogus=1)
     assert llm.stats["failures"] == 1 and llm.stats["retries"] == 0
+
+
+# -- the SDK request path ------------------------------------------------------------------
+
+FULL_PARAMS: dict[str, Any] = {
+    "temperature": 0.5, "max_tokens": 30, "seed": 3, "stop": ["\n\n"], "top_p": 0.9,
+    "user": "u-1", "metadata": {"run": "r"}, "store": False,
+    "response_format": {"type": "json_object"},
+    "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+    "extra_body": {"top_k": 20}, "extra_headers": {"X-Trace": "t"}, "timeout": 7.0}
+VOLATILE_HEADERS = ("content-length", "x-stainless-retry-count", "x-stainless-read-timeout",
+                    "idempotency-key")
+
+
+def test_the_lean_request_is_the_request_create_sends(tmp_path: Path) -> None:
+    """The client's own SDK client posts what ``chat.completions.create`` would have."""
+    import openai
+
+    with ScriptedLLMServer(['{"name": "Oslo"}'] * 2) as server:
+        lean = make(server, tmp_path / "lean")
+
+        async def through_create() -> Completion:
+            sdk = openai.AsyncOpenAI(base_url=server.base_url, api_key="test-key",
+                                     max_retries=0)
+            try:
+                return await LLMClient("m", client=sdk, cache_dir=tmp_path / "create").complete(
+                    USER, schema=SCHEMA, **FULL_PARAMS)
+            finally:
+                await sdk.close()
+
+        mine = complete(lean, schema=SCHEMA, **FULL_PARAMS)
+        theirs = asyncio.run(through_create())
+        sent, expected = server.chat_requests
+    assert sent.path == expected.path
+    assert sent.body == expected.body and sent.body["top_k"] == 20
+    assert {k: v for k, v in sent.headers.items() if k not in VOLATILE_HEADERS} == {
+        k: v for k, v in expected.headers.items() if k not in VOLATILE_HEADERS}
+    assert sent.headers["x-trace"] == "t" and sent.headers["authorization"] == "Bearer test-key"
+    assert mine == theirs
+
+
+def test_an_unknown_parameter_is_refused_like_create_does(tmp_path: Path) -> None:
+    with ScriptedLLMServer(["never"]) as server:
+        llm = make(server, tmp_path)
+        with pytest.raises(TypeError, match="unexpected keyword argument 'bogus'"):
+            complete(llm, bogus=1)
+        assert not server.chat_requests
+    assert llm.stats["failures"] == 1
+
+
+def test_a_json_reply_with_another_content_type_is_read_as_the_sdk_reads_it(
+        tmp_path: Path) -> None:
+    body = json.dumps({"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
+                       "usage": {"prompt_tokens": 1, "completion_tokens": 1}})
+    with ScriptedLLMServer([{"raw": body, "content_type": "text/plain"},
+                            {"raw": "plain words", "content_type": "text/plain"}, "ok"]) as server:
+        llm = make(server, tmp_path)
+        assert complete(llm).text == "hi"
+        reply = complete(llm, messages=[{"role": "user", "content": "again"}])
+    assert reply.text == "ok" and reply.attempts == 2  # text that is not JSON: retried
+
+
+def test_requests_spread_over_small_connection_pools(tmp_path: Path) -> None:
+    def answer(body: dict[str, Any]) -> dict[str, Any]:
+        return {"content": "r " + body["messages"][0]["content"], "delay": 0.05}
+
+    with ScriptedLLMServer(answer) as server:
+        llm = make(server, tmp_path, concurrency=20)
+
+        async def go() -> tuple[list[Completion], int, list[Any]]:
+            replies = await asyncio.gather(*(
+                llm.complete([{"role": "user", "content": str(i)}]) for i in range(40)))
+            pools = list(llm._pools)
+            busy = sum(llm._pool_load)
+            await llm.aclose()
+            return replies, busy, pools
+
+        replies, busy, pools = asyncio.run(go())
+    assert [r.text for r in replies] == [f"r {i}" for i in range(40)]
+    assert len(pools) == 3 and busy == 0  # 20 in flight, at most 8 per pool
+    assert all(pool.is_closed() for pool in pools) and llm._sdk is None
+
+
+def test_request_options_are_split_from_the_body_as_create_splits_them() -> None:
+    import openai
+
+    sdk = openai.AsyncOpenAI(base_url="http://127.0.0.1:9/v1", api_key="k")
+    body, options = client_module._split_params(sdk, {
+        "temperature": 0.1, "user": "u", "extra_body": {"a": 1}, "extra_headers": {"H": "1"},
+        "extra_query": {"q": "1"}, "timeout": 3.0})
+    assert body == {"temperature": 0.1, "user": "u"}
+    assert {k: options[k] for k in ("extra_json", "headers", "params", "timeout")} == {
+        "extra_json": {"a": 1}, "headers": {"H": "1"}, "params": {"q": "1"}, "timeout": 3.0}

@@ -216,3 +216,101 @@ def test_schema_draft_is_honoured() -> None:
     assert validate_output([1], draft7) == [1]
     with pytest.raises(OutputInvalid):
         validate_output([1, 2], draft7)
+
+
+# -- the fast check: the same verdict as jsonschema ---------------------------------------
+
+def _stage_schemas() -> list[dict]:
+    from synth.stages import generate, merge, necessity, tools, verify
+
+    found = []
+    for module in (generate, merge, necessity, tools, verify):
+        for name in dir(module):
+            value = getattr(module, name)
+            if name.endswith("SCHEMA") and isinstance(value, dict):
+                found.append(value)
+    return found
+
+
+EVERY_KEYWORD = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "t",
+    "type": "object", "required": ["a", "b"], "additionalProperties": {"type": "boolean"},
+    "properties": {
+        "a": {"type": ["integer", "null"], "description": "d"},
+        "b": {"type": "array", "minItems": 1, "maxItems": 3,
+              "items": {"anyOf": [{"type": "string", "minLength": 2, "maxLength": 4,
+                                   "pattern": "^x"}, {"type": "number"}, True]}},
+        "c": {"type": "object", "additionalProperties": False,
+              "properties": {"d": False, "e": {"type": "string"}}},
+        "f": {"minLength": 1, "minItems": 2},  # keywords of other types are ignored
+    },
+}
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=False)
+                    | st.sampled_from([0.0, 1.0, 2.5]) | st.text("xab", max_size=5),
+                    lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.sampled_from(["a", "b", "c", "d", "e", "f", "z"]),
+                                      inner, max_size=4), max_leaves=12)
+
+
+def _near(schema: object, depth: int = 0) -> st.SearchStrategy:
+    """Values shaped by ``schema``, mostly valid: any node is random JSON one time in ten."""
+    if not isinstance(schema, dict) or depth > 6:
+        return JSON
+    options = []
+    if "anyOf" in schema:
+        options += [_near(sub, depth + 1) for sub in schema["anyOf"]]
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if "object" in types or "properties" in schema:
+        props, required = schema.get("properties", {}), schema.get("required", [])
+        options.append(st.fixed_dictionaries(
+            {key: _near(props.get(key, True), depth + 1) for key in required},
+            optional={**{key: _near(sub, depth + 1) for key, sub in props.items()
+                         if key not in required}, "zz": JSON}))
+    if "array" in types or "items" in schema:
+        low = schema.get("minItems", 0)
+        options.append(st.lists(_near(schema.get("items", True), depth + 1),
+                                min_size=low, max_size=low + 3))
+    if "string" in types:
+        low = schema.get("minLength", 0)
+        options.append(st.text("xab ", min_size=low, max_size=low + 4))
+    if "integer" in types:
+        options.append(st.integers(-2, 5) | st.sampled_from([1.0, -3.0]))
+    if "number" in types:
+        options.append(st.floats(-2, 5))
+    if "boolean" in types:
+        options.append(st.booleans())
+    if "null" in types:
+        options.append(st.none())
+    shaped = st.one_of(options) if options else JSON
+    return st.integers(0, 9).flatmap(lambda roll: JSON if roll == 0 else shaped)
+
+
+@pytest.mark.parametrize("schema", [EVERY_KEYWORD, SCHEMA, *_stage_schemas()])
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_the_fast_check_agrees_with_jsonschema(schema: dict, data: st.DataObject) -> None:
+    from synth.llm.extract import _compile, _validator
+
+    fast = _compile(schema, root=True)
+    assert fast is not None  # every stage schema is in the fast subset
+    validator, cached = _validator(schema)
+    assert cached is not None
+    value = data.draw(_near(schema))
+    assert fast(value) == validator.is_valid(value), value
+    if validator.is_valid(value):
+        assert validate_output(value, schema) is value
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "patternProperties": {"^a": {}}},
+    {"enum": [1, 2]},
+    {"prefixItems": [{"type": "integer"}], "items": False},
+    {"$ref": "#/$defs/x", "$defs": {"x": {}}},
+    {"type": "object", "properties": {"a": {"oneOf": [{}]}}},
+])
+def test_schemas_outside_the_subset_use_jsonschema_alone(schema: dict) -> None:
+    from synth.llm.extract import _compile
+
+    assert _compile(schema, root=True) is None
+    check_schema(schema)
