@@ -35,7 +35,11 @@ __all__ = ["PROMPT_NAMES", "Prompt", "PromptError", "load_prompt", "parse_prompt
 PROMPT_NAMES = ("generate", "generate_taxonomy", "necessity", "verify_dependency",
                 "verify_atomicity", "verify_sequential", "verify_completeness", "tool_document",
                 "tool_scaling", "tool_call", "tool_code", "merge_cluster",
-                "merge_code", "merge_calls")
+                "merge_code", "merge_calls",
+                # the SFT-trajectory pipeline (synth.sft)
+                "sft_graph", "sft_verify_chain", "sft_chain_to_query", "sft_query_to_chain",
+                "sft_task_chain", "sft_task_server", "sft_augment_diverse",
+                "sft_augment_complicate", "sft_augment_persona", "sft_score")
 """The templates shipped in ``synth/prompts/``."""
 
 _VERSION = re.compile(r"^\s*<!--\s*prompt-version:\s*([A-Za-z0-9._-]+)\s*-->\s*$")
