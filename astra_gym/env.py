@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
@@ -33,11 +34,13 @@ from typing import Any, ClassVar
 import gymnasium as gym
 
 from .answers import contains_answer
+from .distractors import DistractorMixer
+from .failures import INJECTED_FAILURE, EpisodeFailures, FailureInjector
 from .finals import DEFAULT_HEDGE_RULE, HedgeRule, hedge_reason
 from .pack import Pack, Task
 from .parsers import ACTION_FORMATS, ParsedCall, ParsedTurn, parse_action
 from .rewards import REWARD_MODES, RewardComponents, components, solved_by_result, step_reward
-from .runtime import TaskRuntime, task_runtime
+from .runtime import TaskRuntime, ToolRuntime, task_runtime
 from .sandbox import DEFAULT_ISOLATION, Limits, Sandbox, SandboxSession
 from .spaces import AssistantTurnSpace, MessagesSpace
 
@@ -98,8 +101,12 @@ class AstraEnv(gym.Env[list, Any]):
         task_ids: Restrict the tasks ``reset`` draws from.
         reward: One of :data:`~astra_gym.rewards.REWARD_MODES` (default ``f1``: dense).
         max_turns: Steps before the episode is truncated (default 32, as in ASTRA).
-        action_format: How text actions are parsed: ``auto`` (default),
-            ``openai`` (message dicts only), ``hermes``, ``json`` or ``python``.
+        action_format: How text actions are parsed: ``auto`` (default: the
+            format is detected by its markers), ``openai`` (message dicts
+            only), or one family's native format: ``hermes``, ``json``,
+            ``python``, ``llama3``, ``mistral``, ``deepseek``, ``glm45``,
+            ``qwen3_coder``, ``kimi_k2``, ``granite``, ``harmony`` (see
+            :data:`~astra_gym.parsers.ACTION_FORMATS` and docs/env.md).
         system_prompt: The system message (default: :data:`DEFAULT_SYSTEM_PROMPT`).
         tools_in_prompt: Append the tool list (JSON) to the system prompt, for
             agents that are not given ``info["tools"]`` natively.
@@ -123,6 +130,16 @@ class AstraEnv(gym.Env[list, Any]):
         max_action_chars: Longest turn the env reads (default 1,000,000
             characters). A longer turn runs nothing: it is answered with one
             error message and counts as one invalid call (not a final answer).
+        distractors: Banded irrelevant tools mixed into each episode's tool list
+            (:class:`~astra_gym.distractors.DistractorMixer` options: ``k``,
+            ``pool``, ``embedder``, ``thresholds``, ``cache_dir``, ``index``,
+            ``build``); ``None`` (default) adds none. A call to one counts as a
+            call and never solves a sub-task; ``info["distractor_tools"]``
+            names the listed distractors.
+        failures: Tool-failure injection (:class:`~astra_gym.failures.FailureInjector`
+            options: ``p``, ``kinds``): a valid call fails with a realistic error
+            instead of running, with probability ``p``, seeded per episode. Not
+            counted against precision (``injected_failures`` in the components).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"], "render_fps": 1}
@@ -136,7 +153,9 @@ class AstraEnv(gym.Env[list, Any]):
                  max_calls_per_turn: int = DEFAULT_MAX_CALLS_PER_TURN,
                  max_action_chars: int = DEFAULT_MAX_ACTION_CHARS,
                  shuffle_tools: bool = True,
-                 hedge_rule: HedgeRule | None = DEFAULT_HEDGE_RULE) -> None:
+                 hedge_rule: HedgeRule | None = DEFAULT_HEDGE_RULE,
+                 distractors: dict[str, Any] | DistractorMixer | None = None,
+                 failures: dict[str, Any] | FailureInjector | None = None) -> None:
         if reward not in REWARD_MODES:
             raise ValueError(f"unknown reward mode {reward!r}; choose one of "
                              f"{', '.join(REWARD_MODES)}")
@@ -177,8 +196,13 @@ class AstraEnv(gym.Env[list, Any]):
         self.render_mode = render_mode
         self.observation_space = MessagesSpace()
         self.action_space = AssistantTurnSpace()
+        self._distractors = DistractorMixer.from_options(distractors, self.pack)
+        self._failures = FailureInjector.from_options(failures)
         self._sandbox = _sandbox_from_options(sandbox)
         self._runtime: TaskRuntime | None = None
+        # This episode's injected distractors (name -> band) and failure draws.
+        self._episode_distractors: dict[str, str] = {}
+        self._episode_failures: EpisodeFailures | None = None
         self._session: SandboxSession | None = None
         self._components: RewardComponents | None = None
         self._turn = 0
@@ -229,6 +253,11 @@ class AstraEnv(gym.Env[list, Any]):
         episode_seed = int(self.np_random.integers(0, 2**31 - 1))
         runtime = self._task_runtime(task_id)
         tools = runtime.openai_tools()  # a fresh copy: info["tools"] is the caller's
+        drawn = [] if self._distractors is None else \
+            self._distractors.sample(runtime.task, self.np_random)
+        if drawn:
+            tools = self._distractors.mix(tools, [name for name, _ in drawn], self.np_random,
+                                          shuffled=self.shuffle_tools)
         if self.shuffle_tools and len(tools) > 1:
             tools = [tools[int(i)] for i in self.np_random.permutation(len(tools))]
         if self._session is not None:
@@ -245,6 +274,9 @@ class AstraEnv(gym.Env[list, Any]):
         self._done = False
         self._results = []
         self._sandbox_calls = []
+        self._episode_distractors = dict(drawn)
+        self._episode_failures = None if self._failures is None else \
+            self._failures.episode(episode_seed)
         first = [{"role": "system", "content": self._system_message()},
                  *({"role": m["role"], "content": m["content"]} for m in runtime.task.prompt)]
         self.messages = [dict(message) for message in first]
@@ -252,21 +284,72 @@ class AstraEnv(gym.Env[list, Any]):
         info = {"task_id": task.task_id, "tools": tools,
                 "pack": self.pack.name, "domain": task.domain, "language": task.language,
                 "episode_seed": episode_seed}
+        info.update(self._distractor_info(tools, task))
         return first, info
+
+    def _distractor_info(self, tools: list[dict[str, Any]], task: Task) -> dict[str, Any]:
+        """Which listed tools are distractors (for logging), in list order, and their bands.
+
+        Injected ones carry their band (``high``/``medium``/``low``); a pack's
+        own distractor tools have the band ``pack``.
+        """
+        own = {tool.name for tool in task.distractor_tools}
+        names, bands = [], []
+        for tool in tools:
+            name = tool["function"]["name"]
+            band = self._episode_distractors.get(name) or ("pack" if name in own else None)
+            if band is not None:
+                names.append(name)
+                bands.append(band)
+        return {"distractor_tools": names, "distractor_bands": bands}
+
+    def listed_tool(self, name: str) -> ToolRuntime | None:
+        """A tool listed this episode: the task's own or an injected distractor (else None).
+
+        Args:
+            name: The tool name as the agent sees it.
+
+        Returns:
+            Its runtime (``.tool`` is the definition), or None.
+        """
+        runtime = self._runtime
+        assert runtime is not None
+        tool = runtime.tools.get(name)
+        if tool is None and name in self._episode_distractors:
+            assert self._distractors is not None
+            tool = self._distractors.tool(name)
+        return tool
+
+    def _tool_names(self) -> Any:
+        """Names of every listed tool (for the parsers and the unknown-tool message)."""
+        assert self._runtime is not None
+        if not self._episode_distractors:
+            return self._runtime.tools.keys()
+        return [*self._runtime.tools, *self._episode_distractors]
+
+    def _tool_schemas(self) -> Mapping[str, Any]:
+        """Tool name -> parameters schema of every listed tool (types XML-style values)."""
+        assert self._runtime is not None
+        schemas = self._runtime.schemas
+        if not self._episode_distractors:
+            return schemas
+        extra = {name: tool.tool.parameters for name in self._episode_distractors
+                 if (tool := self.listed_tool(name)) is not None}
+        return {**schemas, **extra}
 
     def _run_call(self, call: ParsedCall, solved: list[str]) -> tuple[str, dict[str, Any]]:
         """Run one call; returns the tool message content and the call's record."""
         runtime = self._runtime
         assert runtime is not None and self._session is not None
         record: dict[str, Any] = {"name": call.name, "ok": False, "error_kind": None,
-                                  "solved": []}
+                                  "solved": [], "distractor": False}
         if call.error is not None:
             record["error_kind"] = "parse_error"
             return f"Error: could not parse the tool call: {call.error}", record
-        tool = runtime.tools.get(call.name or "")
+        tool = self.listed_tool(call.name or "")
         if tool is None:
             record["error_kind"] = "unknown_tool"
-            names = ", ".join(sorted(runtime.tools))
+            names = ", ".join(sorted(self._tool_names()))
             return f"Error: unknown tool {call.name!r}. Available tools: {names}", record
         arguments = call.arguments
         if call.args:
@@ -284,11 +367,21 @@ class AstraEnv(gym.Env[list, Any]):
             record["error_kind"] = "invalid_arguments"
             return (f"Error: invalid arguments for {call.name!r}: "
                     f"{tool.validator.error(arguments)}"), record
+        distractor = tool.tool.name in self._episode_distractors
+        record["distractor"] = distractor
+        failure = None if self._episode_failures is None else \
+            self._episode_failures.draw(tool.tool.name)
+        if failure is not None:  # injected: the tool does not run, the agent may retry
+            record["error_kind"] = INJECTED_FAILURE
+            record["failure"] = failure[0]
+            return failure[1], record
         self._sandbox_calls.append((tool.tool.name, arguments))
         result = self._session.call(tool.tool.source, tool.tool.function, arguments)
         record["ok"] = result.ok
         record["error_kind"] = result.error_kind
-        if result.ok:
+        if result.ok and distractor:  # a distractor's result never solves anything
+            self._results.append(result.output)
+        elif result.ok:
             self._results.append(result.output)
             newly = solved_by_result(runtime.task.subtasks, tool.tool.name, result.output, solved,
                                      arguments)
@@ -327,8 +420,9 @@ class AstraEnv(gym.Env[list, Any]):
                 f"{self.max_action_chars:,}, max_action_chars): nothing in it was run")),),
                 "none")
         else:
-            turn = parse_action(action, self.action_format, runtime.tools.keys(),
-                                max_calls=self.max_calls_per_turn)
+            turn = parse_action(action, self.action_format, self._tool_names(),
+                                max_calls=self.max_calls_per_turn,
+                                tool_schemas=self._tool_schemas())
         self._turn += 1
         before = self._components
         solved = list(before.solved)
@@ -360,7 +454,11 @@ class AstraEnv(gym.Env[list, Any]):
             observation[-1]["content"] = f"{observation[-1]['content']}\n{note}"
             invalid += turn.dropped
         after = components(runtime.n, solved, before.calls + len(turn.calls) + turn.dropped,
-                           before.invalid_calls + invalid)
+                           before.invalid_calls + invalid,
+                           before.injected_failures + sum(
+                               record["error_kind"] == INJECTED_FAILURE for record in records),
+                           before.distractor_calls + sum(
+                               bool(record.get("distractor")) for record in records))
         terminated = turn.is_final
         truncated = not terminated and self._turn >= self.max_turns
         final_answer = runtime.task.final_answer
@@ -422,7 +520,9 @@ class AstraEnv(gym.Env[list, Any]):
         assert runtime is not None
         session = self._sandbox.session(seed=self._episode_seed)
         for name, arguments in self._sandbox_calls:
-            tool = runtime.tools[name].tool
+            found = self.listed_tool(name)
+            assert found is not None
+            tool = found.tool
             session.call(tool.source, tool.function, arguments)
         self._session = session
 

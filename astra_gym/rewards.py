@@ -17,6 +17,10 @@ Choices the paper leaves open, made explicit here:
   RL rows) may be solved by any call. Each sub-task counts once.
 - ``c`` counts every call attempt, invalid ones included (unknown tool,
   unparsable or schema-violating arguments): spamming calls costs precision.
+  Calls to distractor tools count too. Failures the env injected on purpose
+  (``failures=`` of the env, :mod:`astra_gym.failures`) do not: the agent is
+  not at fault and retrying is right, so ``c`` excludes them; they are
+  reported apart, as ``injected_failures``.
 - Precision is capped at 1: one call may legitimately solve several
   sub-tasks (a merged tool answering parallel sub-questions).
 - The final answer does not enter the reward (as in the paper); it enters
@@ -92,8 +96,12 @@ class RewardComponents:
         invalid_calls: Attempts that never reached a tool (unknown tool,
             unparsable or schema-violating arguments).
         recall: ``n̂ / n``.
-        precision: ``min(1, n̂ / c)``.
+        precision: ``min(1, n̂ / c)`` with ``c = calls - injected_failures``.
         f1: Their harmonic mean.
+        injected_failures: Calls the env failed on purpose (failure
+            injection): counted in ``calls`` but not against precision.
+        distractor_calls: Calls to injected distractor tools (logging only:
+            they are ordinary calls for the reward and never solve anything).
     """
 
     n: int
@@ -103,6 +111,8 @@ class RewardComponents:
     recall: float
     precision: float
     f1: float
+    injected_failures: int = 0
+    distractor_calls: int = 0
 
     @property
     def n_solved(self) -> int:
@@ -112,17 +122,22 @@ class RewardComponents:
         """Plain data for ``info`` and JSON logs."""
         return {"n": self.n, "n_solved": self.n_solved, "solved": list(self.solved),
                 "calls": self.calls, "invalid_calls": self.invalid_calls,
-                "recall": self.recall, "precision": self.precision, "f1": self.f1}
+                "recall": self.recall, "precision": self.precision, "f1": self.f1,
+                "injected_failures": self.injected_failures,
+                "distractor_calls": self.distractor_calls}
 
 
-def components(n: int, solved: Sequence[str], calls: int, invalid_calls: int) -> RewardComponents:
+def components(n: int, solved: Sequence[str], calls: int, invalid_calls: int,
+               injected_failures: int = 0, distractor_calls: int = 0) -> RewardComponents:
     """Build the reward components from counts.
 
     Args:
         n: Tool-needing sub-tasks.
         solved: Ids of solved sub-tasks.
-        calls: All call attempts.
+        calls: All call attempts (injected failures included).
         invalid_calls: Attempts that never reached a tool.
+        injected_failures: Calls the env failed on purpose; precision leaves them out.
+        distractor_calls: Calls to injected distractor tools (reported only).
 
     Returns:
         The components with recall, precision and F1 filled in.
@@ -130,10 +145,13 @@ def components(n: int, solved: Sequence[str], calls: int, invalid_calls: int) ->
     Example:
         >>> components(4, ["1", "2", "3"], 4, 0).f1
         0.75
+        >>> components(4, ["1", "2", "3", "4"], 6, 0, injected_failures=2).f1  # two retries
+        1.0
     """
     r = recall(len(solved), n)
-    p = precision(len(solved), calls)
-    return RewardComponents(n, tuple(solved), calls, invalid_calls, r, p, f1_score(r, p))
+    p = precision(len(solved), calls - injected_failures)
+    return RewardComponents(n, tuple(solved), calls, invalid_calls, r, p, f1_score(r, p),
+                            injected_failures, distractor_calls)
 
 
 def solved_by_result(subtasks: Iterable[SubTask], tool: str, output: str,

@@ -65,13 +65,14 @@ class TaskRuntime:
         n: Tool-needing sub-tasks (the reward's ``n``).
     """
 
-    __slots__ = ("_tools_blob", "n", "task", "tools")
+    __slots__ = ("_schemas", "_tools_blob", "n", "task", "tools")
 
     def __init__(self, task: Task) -> None:
         self.task = task
         self.tools: Mapping[str, ToolRuntime] = {
             tool.name: ToolRuntime(tool) for tool in task.all_tools}
         self.n = sum(sub.needs_tool for sub in task.subtasks)
+        self._schemas = {name: tool.tool.parameters for name, tool in self.tools.items()}
         # A fresh tool list per episode, without copy.deepcopy: unpickling is ~5x faster.
         self._tools_blob = pickle.dumps([tool.openai() for tool in task.all_tools],
                                         protocol=pickle.HIGHEST_PROTOCOL)
@@ -81,9 +82,9 @@ class TaskRuntime:
         return pickle.loads(self._tools_blob)  # our own bytes, built above
 
     @property
-    def schemas(self) -> dict[str, dict[str, Any]]:
-        """Tool name -> its parameters' JSON Schema."""
-        return {name: tool.tool.parameters for name, tool in self.tools.items()}
+    def schemas(self) -> Mapping[str, dict[str, Any]]:
+        """Tool name -> its parameters' JSON Schema (built once; do not change it)."""
+        return self._schemas
 
 
 _cache: OrderedDict[tuple[str, str, str], TaskRuntime] = OrderedDict()

@@ -12,6 +12,7 @@ import json
 import os
 from typing import Any
 
+from ..failures import is_injected
 from ..pack import Pack, Task
 from .base import Action, Message
 
@@ -24,7 +25,9 @@ class OracleAgent:
     """Calls every gold call, one hop level per turn (parallel calls together).
 
     Sub-tasks without a gold call (answer-only rows) cannot be replayed; the
-    oracle then answers with what it has.
+    oracle then answers with what it has. A call the env failed on purpose
+    (``failures=``, :mod:`astra_gym.failures`) is retried in the next turn,
+    before the next hop, so the oracle still reaches F1 = 1.0.
 
     Args:
         pack: The pack the env runs (a path or an open pack).
@@ -41,6 +44,7 @@ class OracleAgent:
         self.action_format = action_format
         self._task: Task | None = None
         self._hops: list[list[tuple[str, dict[str, Any]]]] = []
+        self._last: list[tuple[str, dict[str, Any]]] = []
 
     def reset(self, observation: list[Message], info: dict[str, Any]) -> None:
         self._task = self.pack.task(info["task_id"])
@@ -53,6 +57,7 @@ class OracleAgent:
             if call not in calls:  # a merged tool may answer two sub-questions at once
                 calls.append(call)
         self._hops = [by_hop[hop] for hop in sorted(by_hop)]
+        self._last = []
 
     def _final_answer(self) -> str:
         assert self._task is not None
@@ -63,9 +68,15 @@ class OracleAgent:
     def act(self, observation: list[Message], info: dict[str, Any]) -> Action:
         if self._task is None:
             raise RuntimeError("call reset() first")
-        if not self._hops:
-            return self._final_answer()
-        calls = self._hops.pop(0)
+        # The step's records follow the calls in order: retry the injected failures.
+        calls = [call for call, failed in zip(self._last, is_injected(info.get("calls", ())),
+                                              strict=False) if failed]
+        if not calls:
+            if not self._hops:
+                self._last = []
+                return self._final_answer()
+            calls = self._hops.pop(0)
+        self._last = calls
         if self.action_format == "openai":
             return {"role": "assistant", "content": None, "tool_calls": [
                 {"id": f"oracle_{index}", "type": "function",

@@ -32,6 +32,7 @@ from ..answers import contains_answer, find_answer
 from ..argcheck import schema_key
 from ..env import AstraEnv
 from ..evidence import argument_values
+from ..failures import INJECTED_FAILURE
 from ..runner import run_episode
 from ..toolspec import read_signature, schema_problems, signature_problems
 from .adversaries import ADVERSARIES
@@ -41,9 +42,10 @@ __all__ = ["CHECKS", "CheckFailed", "CheckOptions", "CheckWarning", "NotApplicab
            "TaskContext", "episode_digest"]
 
 #: Error kinds a schema-valid call may end in without the tool being broken:
-#: a deliberate ``ValueError`` (defensive validation) or a calling-convention
-#: mismatch (``bad_arguments``, which ``schema_agreement`` reports).
-_ACCEPTED_FAILURES = ("bad_arguments",)
+#: a deliberate ``ValueError`` (defensive validation), a calling-convention
+#: mismatch (``bad_arguments``, which ``schema_agreement`` reports), or a failure
+#: the env injected on purpose (``failures=``; the tool did not run).
+_ACCEPTED_FAILURES = ("bad_arguments", INJECTED_FAILURE)
 _DELIBERATE_EXCEPTIONS = ("ValueError",)
 
 
@@ -234,7 +236,9 @@ def check_gameability(ctx: TaskContext) -> dict[str, Any]:
     the gold return minus the best score; the check fails when it is below
     ``gameability_margin``.
     """
-    env = ctx.make(reward="f1")
+    # Injected failures (failures=) forgive failed calls at random, adversaries' too: the
+    # margin is measured on the task itself, without that noise.
+    env = ctx.make(reward="f1", failures=None)
     scores: dict[str, float] = {}
     try:
         for name, (make_agent, success_counts) in ADVERSARIES.items():
@@ -289,7 +293,7 @@ def check_seed_dependence(ctx: TaskContext) -> None:
     seed = ctx.options.seed
     outputs = []
     for episode_seed in (seed, seed + 1):
-        env = ctx.make()
+        env = ctx.make(failures=None)  # injected failures differ by seed on purpose
         try:
             run_episode(env, OracleAgent(env.pack), seed=episode_seed, task_id=ctx.task_id)
             outputs.append([m["content"] for m in env.messages if m["role"] == "tool"])
@@ -310,17 +314,18 @@ def check_leakage(ctx: TaskContext) -> None:
     """No gold sub-answer or final answer appears where the agent can read it."""
     env = ctx.make()
     try:
-        observation, _ = env.reset(seed=ctx.options.seed, options={"task_id": ctx.task_id})
+        observation, info = env.reset(seed=ctx.options.seed, options={"task_id": ctx.task_id})
         task = env.task
     finally:
         env.close()
     assert task is not None
     places = [(f"{m['role']} message", m["content"]) for m in observation]
-    for tool in task.all_tools:
-        places.append((f"tool {tool.name!r} (name and description)",
-                       f"{tool.name}: {tool.description}"))
-        places.append((f"tool {tool.name!r} (parameters)",
-                       json.dumps(tool.parameters, ensure_ascii=False)))
+    for listed in info["tools"]:  # the task's tools and any distractors, as the agent sees them
+        tool = listed["function"]
+        places.append((f"tool {tool['name']!r} (name and description)",
+                       f"{tool['name']}: {tool.get('description', '')}"))
+        places.append((f"tool {tool['name']!r} (parameters)",
+                       json.dumps(tool.get("parameters", {}), ensure_ascii=False)))
     answers = [(f"sub-task {sub.id}", sub.answer) for sub in task.subtasks]
     if task.final_answer:
         answers.append(("the final answer", task.final_answer))
@@ -494,7 +499,9 @@ def check_fuzz(ctx: TaskContext) -> None:
             warnings.filterwarnings("ignore", message="Generating overly large repr")
             for tool in tools:
                 name = tool["function"]["name"]
-                key = _tool_fuzz_key(ctx, env.pack.task(ctx.task_id).tool(name))
+                listed = env.listed_tool(name)  # the task's own, or a distractor
+                assert listed is not None, f"listed tool {name!r} has no definition"
+                key = _tool_fuzz_key(ctx, listed.tool)
                 outcome = _TOOL_FUZZ.get(key)
                 if outcome is None:
                     before = len(slow)

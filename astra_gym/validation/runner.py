@@ -9,6 +9,7 @@ compares against it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -27,6 +28,7 @@ from ..pack import Pack
 from ..progress import Progress
 from ..registration import NAMESPACE, register_pack, unknown_env_message
 from .checks import CHECKS, CheckFailed, CheckOptions, CheckWarning, NotApplicable, TaskContext
+from .digest import DIGEST_KWARGS_VARIABLE
 from .policy import POLICY, POLICY_VERSION, STATUSES
 
 __all__ = ["CheckResult", "ValidationReport", "installed_location", "resolve_target",
@@ -118,6 +120,10 @@ def _digest_in_other_process(env_id: str, pack: Path, task_ids: Sequence[str],
                              seed: int) -> dict[str, str]:
     other = "7" if os.environ.get("PYTHONHASHSEED") != "7" else "11"
     env = {**os.environ, "PYTHONHASHSEED": other}
+    # An id registered here with options (distractors=, failures=) gets the same options
+    # there; options that are not JSON are left out (the pack's plain env is digested).
+    with contextlib.suppress(TypeError, ValueError, gym.error.Error):
+        env[DIGEST_KWARGS_VARIABLE] = json.dumps(gym.spec(env_id).kwargs or {})
     done = subprocess.run(
         [sys.executable, "-m", "astra_gym.validation.digest", env_id, str(pack), str(seed),
          *task_ids], env=env, capture_output=True, text=True, check=False)

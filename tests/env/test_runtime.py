@@ -75,7 +75,7 @@ def test_episodes_on_a_reused_session_equal_episodes_on_a_fresh_env(isolation):
     ids = list(reused.pack.task_ids)[::11]
     try:
         for index, task_id in enumerate(ids):
-            for make_agent in (lambda env: RandomAgent(seed=index),
+            for make_agent in (lambda env, index=index: RandomAgent(seed=index),
                                lambda env: OracleAgent(env.pack)):
                 run_episode(reused, make_agent(reused), seed=index, task_id=task_id)
                 fresh = AstraEnv(demo_pack_path(), sandbox=sandbox)
