@@ -11,6 +11,13 @@ Subcommands:
     synth run      Run the environment-synthesis pipeline (generate..compile).
     synth STAGE    One stage (generate, necessity, verify, tools, merge, compile).
     synth stats    Counts, failure reasons, histograms and tokens of a synth run.
+    sft run        SFT trajectories, part 1: tool sources to scored tasks (synth.sft).
+    sft STAGE      One SFT stage (harvest, graph, walks, verify, tasks, augment, score).
+    sft stats      Servers, filters, graphs, chains, tasks and scores of an SFT run.
+    distractors build  Precompute the band index of irrelevant-tool mixing for packs.
+    eval           Evaluate a model on an env, concurrently and resumably (astra_gym.eval).
+    report         One self-contained HTML page of plots for eval results or a pack.
+    serve          Serve an env or pack over OpenEnv (astra_gym.integrations.openenv).
 """
 
 from __future__ import annotations
@@ -376,6 +383,24 @@ def _target_problem(target: str) -> str | None:
     return None if Path(target).exists() else unknown_env_message(target)
 
 
+def _with_env_kwargs(target: str, text: str) -> str:
+    """Register the target's env id again, in this process, with extra ``gym.make`` options."""
+    import gymnasium as gym
+
+    from .validation import resolve_target
+
+    kwargs = json.loads(text)
+    if not isinstance(kwargs, dict) or "pack" in kwargs:
+        raise ValueError("--env-kwargs must be a JSON object of gym.make options (not 'pack')")
+    env_id, _ = resolve_target(target)
+    spec = gym.spec(env_id)
+    del gym.registry[env_id]
+    gym.register(id=env_id, entry_point=spec.entry_point,
+                 vector_entry_point=spec.vector_entry_point,
+                 kwargs={**(spec.kwargs or {}), **kwargs})
+    return env_id
+
+
 def _validate(args: argparse.Namespace) -> int:
     from .validation import (
         CHECKS,
@@ -401,7 +426,10 @@ def _validate(args: argparse.Namespace) -> int:
                                       f"{where}); --write-manifest never edits installed "
                                       "files. Validate the pack's source directory instead "
                                       "and reinstall it")
-        report = validate(args.target, checks, jobs=args.jobs,
+        target = args.target
+        if args.env_kwargs:
+            target = _with_env_kwargs(target, args.env_kwargs)
+        report = validate(target, checks, jobs=args.jobs,
                           progress=False if args.quiet else None, on_result=on_result,
                           options=CheckOptions(seed=args.seed, max_examples=args.max_examples,
                                                fuzz_seconds=args.fuzz_seconds))
@@ -672,6 +700,17 @@ def _add_synth(commands: Any) -> None:
     stats_.set_defaults(handler=_synth_stats)
 
 
+def _add_eval_and_report(commands: Any) -> None:
+    """``eval``, ``report`` and ``serve``: their options and handlers live in their packages."""
+    from .eval.cli import add_eval_command
+    from .integrations.cli import add_serve_command
+    from .report.cli import add_report_command
+
+    add_eval_command(commands)
+    add_report_command(commands)
+    add_serve_command(commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="astra-gym", description="Gymnasium environments for tool-using LLM agents.")
@@ -790,8 +829,19 @@ def build_parser() -> argparse.ArgumentParser:
                                 "past it the check warns and names the tool (default 60)")
     validate_.add_argument("--write-manifest", action="store_true",
                            help="store the per-check summary in the pack's manifest.json")
+    validate_.add_argument("--env-kwargs", metavar="JSON", default=None,
+                           help="gym.make options of the env to validate, as a JSON object, "
+                                "e.g. '{\"distractors\": {\"k\": 3}, \"failures\": {\"p\": "
+                                "0.2}}'")
     validate_.set_defaults(handler=_validate)
     _add_synth(commands)
+    from synth.sft.cli import add_sft_commands  # the SFT pipeline's own module
+
+    add_sft_commands(commands)
+    from .distractors.command import add_parser as add_distractors_command
+
+    add_distractors_command(commands)
+    _add_eval_and_report(commands)
     return parser
 
 
