@@ -34,7 +34,12 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .answers import bounded_occurrence, find_answer, normalize_text, normalized_answer
+from .answers import (
+    bounded_occurrence,
+    find_answer,
+    normalize_cached,
+    normalized_answer,
+)
 
 __all__ = ["ERROR_KEYS", "ERROR_STATUSES", "argument_values", "is_error_shaped", "result_solves",
            "solves", "unsolved_reason"]
@@ -103,7 +108,7 @@ def argument_values(arguments: Any) -> list[str]:
 
 
 def _add(found: list[str], raw: str) -> None:
-    text = normalize_text(raw)
+    text = normalize_cached(raw)
     if text:
         found.append(text)
 
@@ -179,7 +184,7 @@ def unsolved_reason(output: str, answer: str, arguments: Any = None) -> str | No
         >>> print(unsolved_reason('{"id": "R-7"}', "R-7", {"id": "R-7"}))
         contains the answer 'R-7' only where it repeats the call's own arguments
     """
-    text = normalize_text(output)
+    text = normalize_cached(output)
     if not find_answer(text, answer):
         return f"does not contain the answer {answer!r}"
     if is_error_shaped(output):

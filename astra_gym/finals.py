@@ -40,7 +40,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .answers import find_answer, normalize_text, normalized_answer
+from .answers import find_answer, normalize_cached
 
 __all__ = ["DEFAULT_HEDGE_RULE", "MAX_LEAVES", "HedgeRule", "hedge_reason", "result_leaves"]
 
@@ -48,7 +48,6 @@ __all__ = ["DEFAULT_HEDGE_RULE", "MAX_LEAVES", "HedgeRule", "hedge_reason", "res
 #: large; a hedge shows in far fewer).
 MAX_LEAVES = 20_000
 _NESTING = 64
-_CACHED_CHARS = 512  # longer texts are normalised afresh (the cache holds 65,536 entries)
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ def _normalized(text: str) -> str:
     Result leaves, answers and prompts repeat across the episodes of a task
     (mock data is deterministic); normalising costs microseconds per string.
     """
-    return normalized_answer(text) if len(text) <= _CACHED_CHARS else normalize_text(text)
+    return normalize_cached(text)
 
 
 def _kind(text: str) -> str:

@@ -44,7 +44,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .answers import could_contain, find_answer, normalize_text
+from .answers import could_contain, find_answer, normalize_cached
 from .evidence import argument_values, is_error_shaped, solves
 from .pack.model import SubTask
 
@@ -194,7 +194,7 @@ def solved_by_result(subtasks: Iterable[SubTask], tool: str, output: str,
         if not could_contain(lowered, sub.answer):
             continue  # ruled out at C speed, without normalising the result
         if text is None:
-            text = normalize_text(output)  # once per result, not per sub-task
+            text = normalize_cached(output)  # once per result, not per sub-task
         if not find_answer(text, sub.answer):
             continue
         if echoed is None:  # only results that contain an answer pay for these

@@ -365,6 +365,7 @@ class SandboxPolicy(RestrictingNodeTransformer):
 
 
 _cache: OrderedDict[str, CompiledTool] = OrderedDict()
+_by_text: OrderedDict[str, CompiledTool] = OrderedDict()  # source text -> the same entries
 _cache_lock = threading.Lock()
 
 
@@ -406,17 +407,27 @@ def compile_tool(source: str) -> CompiledTool:
     """
     if not isinstance(source, str):
         raise TypeError(f"tool source must be str, got {type(source).__name__}")
+    exact = type(source) is str  # a str subclass could answer == and hash() itself
+    with _cache_lock:
+        # By the text itself first: a str caches its hash, so a source seen before (the
+        # same object every episode) costs a dict lookup instead of a sha256 of the text.
+        hit = _by_text.get(source) if exact else None
+        if hit is not None:
+            _by_text.move_to_end(source)
+            return hit
     key = source_hash(source)
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
-            return hit
-    compiled = _compile_uncached(source, key)
+    compiled = hit if hit is not None else _compile_uncached(source, key)
     with _cache_lock:
         _cache[key] = compiled
-        if len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+        if exact:
+            _by_text[source] = compiled
+        for cache in (_cache, _by_text):
+            if len(cache) > _CACHE_SIZE:
+                cache.popitem(last=False)
     return compiled
 
 
@@ -424,3 +435,4 @@ def clear_cache() -> None:
     """Drop every cached code object (for cold-compile benchmarks and tests)."""
     with _cache_lock:
         _cache.clear()
+        _by_text.clear()

@@ -115,3 +115,22 @@ def test_imports_outside_the_whitelist_fail_cleanly():
         result = run(f"import {module}\ndef f():\n    return 1\n")
         assert result.error_kind == ErrorKind.EXCEPTION
         assert f"import of '{module}' is not allowed" in result.error
+
+
+def test_a_source_seen_before_is_found_by_its_text_without_hashing(monkeypatch):
+    import astra_gym.sandbox.policy as policy
+
+    source = "def f(x):\n    return x + 41\n"
+    first = policy.compile_tool(source)
+    same_text = "".join(["def f(x):\n", "    return x + 41\n"])  # equal, another object
+    monkeypatch.setattr(policy, "source_hash", lambda text: (_ for _ in ()).throw(
+        AssertionError("hashed a source the cache holds")))
+    assert policy.compile_tool(same_text) is first
+
+    class Text(str):
+        pass
+
+    monkeypatch.undo()
+    assert policy.compile_tool(Text(source)) is first  # found by its hash, never by ==
+    policy.clear_cache()
+    assert policy.compile_tool(source) is not first
