@@ -32,6 +32,15 @@ FOUND = [
     ("2136230", "2,136,230"),
     ("12,345,678.90 EUR", "12345678.9 eur"),
     ("1,000,000", "1000000"),
+    # A full stop after a number, or a dot before one that follows no digit, continues
+    # nothing: only a digit on the far side of the dot makes it a decimal point.
+    ("Total: 12. Thanks.", "12"),
+    ("ref.2048", "2048"),
+    ("see p.12", "12"),
+    # A short answer at the very start or end of the text (nothing beyond to touch).
+    ("yes, I can", "yes"),
+    ("I can: yes", "yes"),
+    ("7 days", "7"),
 ]
 NOT_FOUND = [
     ('{"count": 123}', "12"),
@@ -49,6 +58,12 @@ NOT_FOUND = [
     ("0.125", "125"),
     # ... and a partially joined big number must not match its tail.
     ("2,136,230", "136230"),
+    # The underscore joins words like a letter does: a short answer inside an identifier.
+    ("user_id: 7", "id"),
+    ("no_show", "no"),
+    # ... one character in still touches.
+    ("B2", "2"),
+    ("ano", "no"),
 ]
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from astra_gym.answers import normalize_text
+from astra_gym.answers import bounded_occurrence, normalize_text, normalized_answer
 from astra_gym.evidence import (
     argument_values,
     is_error_shaped,
@@ -44,6 +44,14 @@ def test_argument_values_walks_every_string_and_number():
     assert sorted(values) == sorted(["paris", "1", "2.5", "x"])
     # A quote or backslash also appears as JSON writes it inside a dict result.
     assert argument_values({"q": 'say "hi"'}) == ['say "hi"', 'say \\"hi\\"']
+
+
+def test_non_ascii_arguments_are_echoed_as_the_sandbox_renders_them():
+    # The sandbox renders a dict result with ensure_ascii=False (astra_gym.sandbox.render):
+    # "Zürich" reads "Zürich" there, never "Z\u00fcrich", so no escaped variant is added.
+    assert argument_values({"q": "Zürich"}) == ["zürich"]
+    assert argument_values({"q": 'Zürich "alt"'}) == ['zürich "alt"', 'zürich \\"alt\\"']
+    assert not result_solves('{"q": "Zürich Hbf"}', "Zürich Hbf", {"q": "Zürich Hbf"})
 
 
 def test_an_answer_inside_an_echoed_argument_does_not_solve():
@@ -96,3 +104,73 @@ def test_echoing_the_arguments_never_solves(answer, argument, extra):
             # and keys are not argument text): e.g. the answer "a" as the key "a"
             normalize_text(answer) in normalize_text(result.replace(argument, "").replace(
                 extra, "")))
+
+
+def test_unsolved_reasons_read_as_written():
+    # The compiler and synthesis quote these after "the call returned <result>, which".
+    assert unsolved_reason('{"v": "Paris"}', "Rome") == "does not contain the answer 'Rome'"
+    assert unsolved_reason('{"error": "Paris"}', "Paris") == (
+        "reports an error (an error-shaped result never solves a sub-task)")
+    assert unsolved_reason('{"c": "Paris"}', "Paris", {"c": "Paris"}) == (
+        "contains the answer 'Paris' only where it repeats the call's own arguments")
+
+
+def test_every_occurrence_counts_not_only_the_first_and_last():
+    # "luz" three times: inside the echo, as data, inside the echo again.
+    output = '{"q": "Hotel Luz", "booked": "Luz", "echo": "Hotel Luz"}'
+    assert result_solves(output, "Luz", {"q": "Hotel Luz"})
+    # An echo in a list argument covers too, whichever item it is.
+    output = '{"a": "Hotel Sol", "b": "Hotel Luz", "c": "Hotel Mar"}'
+    assert not result_solves(output, "Luz", {"names": ["Hotel Sol", "Hotel Luz", "Hotel Mar"],
+                                             "all": "Hotel"})
+    text = normalize_text("hotel x | hotel luz | hotel y")
+    assert solves(text, "Luz", ["hotel"])  # an echo around the answer covers, not beside it
+    assert not solves(text, "Luz", ["hotel luz"])
+    assert solves(text, "Luz", ["hotel x", "hotel y"])
+
+
+def test_occurrences_may_overlap():
+    # The answer occurs at 2 and again one character later; only the first lies in the echo.
+    assert solves("x aaaaa", "aaaa", ["x aaaa"])
+    # An echoed value found twice, one character apart, covers both stretches: every
+    # occurrence of "zzzz" in "zzzzzz" lies in one of the two "zzzzz".
+    assert not solves("zzzzzz", "zzzz", ["zzzzz"])
+    assert solves("zzzzzz", "zzzz", ["zzz"])  # a shorter echo covers no occurrence
+
+
+def _reference_solves(text: str, answer: str, echoed: list[str]) -> bool:
+    """The rule by brute force: every start position of the answer and of each echo."""
+    needle = normalized_answer(answer)
+    if not needle:
+        return False
+
+    def spans(value: str) -> list[tuple[int, int]]:
+        return [(i, i + len(value)) for i in range(len(text)) if text.startswith(value, i)]
+
+    covers = [span for value in echoed if value for span in spans(value)]
+    return any(bounded_occurrence(text, start, end, needle)
+               and not any(a <= start and end <= b for a, b in covers)
+               for start, end in spans(needle))
+
+
+small = st.text(alphabet="ab 1.", max_size=14)
+
+
+@st.composite
+def pieces(draw, text: str) -> str:
+    """A slice of ``text`` (so it occurs), or any small text."""
+    if text and draw(st.booleans()):
+        start = draw(st.integers(0, len(text) - 1))
+        return text[start:start + draw(st.integers(1, 6))]
+    return draw(small)
+
+
+@settings(max_examples=1000, deadline=None, database=None)
+@given(raw=small, data=st.data())
+def test_solves_is_the_brute_force_rule(raw, data):
+    """Property: solves() agrees with a brute-force reading of the rule, on texts of a tiny
+    alphabet where answers and echoes occur many times and overlap."""
+    text = normalize_text(raw)
+    answer = data.draw(pieces(text))
+    echoed = data.draw(st.lists(pieces(text), max_size=3))
+    assert solves(text, answer, echoed) == _reference_solves(text, answer, echoed)
