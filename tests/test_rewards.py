@@ -36,6 +36,8 @@ def test_paper_examples(n, solved, calls, f1):
 
 def test_building_blocks():
     assert recall(0, 0) == 0.0 and precision(3, 0) == 0.0 and precision(3, 2) == 1.0
+    assert recall(1, 1) == 1.0 and recall(0, 1) == 0.0 and recall(1, 4) == 0.25
+    assert precision(1, 1) == 1.0 and precision(0, 1) == 0.0 and precision(1, 4) == 0.25
     assert f1_score(0.0, 0.0) == 0.0 and f1_score(1.0, 0.5) == pytest.approx(2 / 3)
     # Recall and precision that sum to 1 or less still have a harmonic mean.
     assert f1_score(0.5, 0.25) == pytest.approx(1 / 3)
