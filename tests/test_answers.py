@@ -84,6 +84,17 @@ def test_long_answers_need_no_token_boundary():
 
 def test_a_later_occurrence_can_satisfy_the_boundary():
     assert contains_answer("123 and 12", "12")
+    # ... any later one, not only the last: here the middle one of three.
+    assert contains_answer("123, 12 and 125", "12")
+    assert not contains_answer("123, 312 and 125", "12")
+
+
+def test_number_formats_normalise_to_one_form():
+    # Whole numbers lose the point with their zeros ("3.0" is "3", not "3."), so a unit
+    # after them still matches.
+    assert normalize_text("3.0 kg, 72.50, 1.000, 10.0, 0.50") == "3 kg, 72.5, 1, 10, 0.5"
+    assert contains_answer("total 3.0 kg", "3 kg")
+    assert normalize_text("1,234,567.80 and 12,345") == "1234567.8 and 12345"
 
 
 def test_find_answer_takes_pre_normalised_text():
