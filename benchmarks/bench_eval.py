@@ -19,8 +19,13 @@ For each concurrency (1, 16, 64 by default) it reports:
   (HTTP, the SDK, the event loop);
 * ``env step``: the median seconds of an env step in the env thread.
 
+With ``--ray-address local`` (or a cluster's address) the envs run in Ray
+actors (``astra-gym eval --ray-address``) and each concurrency is measured
+both ways in the same run: in-process first, then over Ray.
+
 Usage:
     python benchmarks/bench_eval.py [--latency 0.2] [--rounds 3] [--concurrency 1 16 64]
+                                    [--ray-address local]
 """
 
 from __future__ import annotations
@@ -70,7 +75,8 @@ def ideal_makespan(durations: list[float], slots: int) -> float:
     return end
 
 
-def one_run(base_url: str, concurrency: int, latency: float) -> dict[str, float]:
+def one_run(base_url: str, concurrency: int, latency: float,
+            ray_address: str | None = None) -> dict[str, float]:
     from astra_gym.eval import EvalConfig, evaluate, load_episodes, plan_episodes
     from astra_gym.pack import Pack, demo_pack_path
 
@@ -78,7 +84,7 @@ def one_run(base_url: str, concurrency: int, latency: float) -> dict[str, float]
     with tempfile.TemporaryDirectory() as out:
         config = EvalConfig("astra/demo-v0", "bench", base_url=base_url,
                             concurrency=concurrency, rollouts=rollouts, limit=tasks,
-                            timeout=60.0)
+                            timeout=60.0, ray_address=ray_address)
         start = time.perf_counter()
         outcome = evaluate(config, out, progress=False)
         wall = time.perf_counter() - start
@@ -103,7 +109,19 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--ray-address", help="also run the envs in Ray actors (local, auto "
+                        "or an address), same run")
     args = parser.parse_args()
+    transports: list[str | None] = [None]
+    if args.ray_address:
+        import os
+
+        import ray
+
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        ray.init(address=None if args.ray_address == "local" else args.ray_address,
+                 include_dashboard=False, log_to_driver=False)
+        transports.append(args.ray_address)
 
     context = multiprocessing.get_context("spawn")
     ready, stop = context.Queue(), context.Event()
@@ -111,30 +129,35 @@ def main() -> None:
     server.start()
     base_url = ready.get(timeout=60)
     try:
-        one_run(base_url, 4, args.latency)  # warm up: imports, sandbox workers, tool compiles
+        for transport in transports:  # warm up: imports, sandbox workers, tool compiles
+            one_run(base_url, 4, args.latency, transport)
         rows = []
         for concurrency in args.concurrency:
-            runs = [one_run(base_url, concurrency, args.latency) for _ in range(args.rounds)]
+            for transport in transports:
+                runs = [one_run(base_url, concurrency, args.latency, transport)
+                        for _ in range(args.rounds)]
 
-            def median(key: str, runs: list[dict[str, float]] = runs) -> float:
-                return statistics.median(run[key] for run in runs)
+                def median(key: str, runs: list[dict[str, float]] = runs) -> float:
+                    return statistics.median(run[key] for run in runs)
 
-            rows.append((concurrency, runs[0]["episodes"], median("turns"), median("eps"),
-                         median("ideal_eps"), median("overhead"), median("request_extra"),
-                         median("env_step"), min(r["overhead"] for r in runs),
-                         max(r["overhead"] for r in runs)))
-            print(f"concurrency {concurrency}: {median('eps'):.2f} episodes/s", flush=True)
+                where = "in-process" if transport is None else "Ray actors"
+                rows.append((concurrency, where, runs[0]["episodes"], median("turns"),
+                             median("eps"), median("ideal_eps"), median("overhead"),
+                             median("request_extra"), median("env_step"),
+                             min(r["overhead"] for r in runs), max(r["overhead"] for r in runs)))
+                print(f"concurrency {concurrency} ({where}): {median('eps'):.2f} episodes/s",
+                      flush=True)
     finally:
         stop.set()
         server.join(timeout=10)
     print(f"\nlatency {args.latency * 1000:.0f} ms per request, {args.rounds} rounds "
           "(median; overhead range min-max)\n")
-    print("| concurrency | episodes | turns/episode | episodes/s | ideal | overhead | "
+    print("| concurrency | envs | episodes | turns/episode | episodes/s | ideal | overhead | "
           "request - latency | env step |")
-    print("|---|---|---|---|---|---|---|---|")
-    for (concurrency, episodes, turns, eps, ideal, overhead, extra, env_step, low,
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (concurrency, where, episodes, turns, eps, ideal, overhead, extra, env_step, low,
          high) in rows:
-        print(f"| {concurrency} | {episodes} | {turns:.2f} | {eps:.2f} | {ideal:.2f} | "
+        print(f"| {concurrency} | {where} | {episodes} | {turns:.2f} | {eps:.2f} | {ideal:.2f} | "
               f"{overhead:+.1%} ({low:+.1%} to {high:+.1%}) | {extra * 1000:.1f} ms | "
               f"{env_step * 1000:.2f} ms |")
 

@@ -69,6 +69,13 @@ def add_eval_command(commands: Any) -> argparse.ArgumentParser:
                         help="gym.make keyword arguments as a JSON object, e.g. "
                              "'{\"max_turns\": 16, \"reward\": \"outcome\"}'")
     parser.add_argument("--seed", type=int, default=0, help="base of the episodes' reset seeds")
+    parser.add_argument("--ray-address", metavar="ADDRESS",
+                        help="run the envs in Ray actors: 'local' (start Ray here), 'auto' "
+                        "(this machine's cluster) or an address such as ray://head:10001; "
+                        "the model client stays here (needs astra-gym[ray])")
+    parser.add_argument("--ray-actors", type=int, metavar="N",
+                        help="with --ray-address: env actors, each holding several envs "
+                        "(default: one per CPU of the cluster, at most --concurrency)")
     parser.add_argument("--json", action="store_true",
                         help="print summary.json to stdout instead of the table")
     parser.add_argument("--quiet", action="store_true", help="no progress (it goes to stderr)")
@@ -122,7 +129,8 @@ def _config(args: argparse.Namespace) -> Any:
         mode=args.mode, call_format=args.call_format, concurrency=args.concurrency,
         rollouts=args.rollouts_per_task, task_ids=_task_ids(args.tasks), limit=args.limit,
         temperature=args.temperature, max_tokens=args.max_tokens, timeout=args.timeout,
-        max_retries=args.max_retries, env_kwargs=env_kwargs, seed=args.seed)
+        max_retries=args.max_retries, env_kwargs=env_kwargs, seed=args.seed,
+        ray_address=args.ray_address, ray_actors=args.ray_actors)
 
 
 def _ci(metric: dict[str, Any], fmt: str = "{:.3f}") -> str:

@@ -51,6 +51,11 @@ class EvalConfig:
         seed: The base of every episode's reset seed (:func:`episode_seed`).
         abort_after: Consecutive failed episodes (endpoint errors) that stop the run.
         pack_hash: The pack's content hash (filled in by the runner).
+        ray_address: Run the envs in Ray actors on this cluster (``local``,
+            ``auto`` or an address, :func:`astra_gym.eval.ray_envs.connect`);
+            ``None``: in this process. The model client stays here either way.
+        ray_actors: With ``ray_address``: the env actors, each holding several
+            envs (``None``: one per CPU of the cluster, at most ``concurrency``).
     """
 
     env_id: str
@@ -72,6 +77,8 @@ class EvalConfig:
     seed: int = 0
     abort_after: int = 5
     pack_hash: str | None = None
+    ray_address: str | None = None
+    ray_actors: int | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -89,6 +96,13 @@ class EvalConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.ray_actors is not None:
+            if self.ray_address is None:
+                raise ValueError("ray_actors (--ray-actors) needs ray_address (--ray-address)")
+            if (not isinstance(self.ray_actors, int) or isinstance(self.ray_actors, bool)
+                    or self.ray_actors < 1):
+                raise ValueError(f"ray_actors must be a positive integer, got "
+                                 f"{self.ray_actors!r}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be a positive integer, got {self.limit!r}")
         if self.max_retries < 0:

@@ -196,7 +196,8 @@ async def evaluate_async(config: EvalConfig, out: str | Path, *, progress: bool 
     env_kwargs = {**mode_env_kwargs(config.mode, config.call_format), **config.env_kwargs}
     store = ResultsStore(out)
     store.open(config.identity(), config.public())
-    envs: EnvPool | None = None
+    envs: Any = None
+    ray_started = False
     own_client = client is None
     started = time.perf_counter()
     outcome_extra: dict[str, Any] = {"aborted": None, "warnings": []}
@@ -206,8 +207,12 @@ async def evaluate_async(config: EvalConfig, out: str | Path, *, progress: bool 
         pending = [item for item in plan if episode_key(item.task_id, item.rollout) not in done]
         already = len(plan) - len(pending)
         if pending:
-            envs = EnvPool(env_id, env_kwargs)
+            if config.ray_address is not None:
+                from .ray_envs import connect
+
+                ray_started = connect(config.ray_address)
             try:
+                envs = _env_pool(config, env_id, str(pack_dir), env_kwargs)
                 envs.release(await envs.acquire())  # unusable env kwargs fail here, at once
             except (TypeError, ValueError, KeyError) as exc:
                 raise ValueError(f"cannot make {env_id} with env kwargs {env_kwargs!r}: "
@@ -230,6 +235,10 @@ async def evaluate_async(config: EvalConfig, out: str | Path, *, progress: bool 
             await client.aclose()
         if envs is not None:
             envs.close()
+        if ray_started:
+            import ray
+
+            ray.shutdown()
         wall = time.perf_counter() - started
         keys = [episode_key(item.task_id, item.rollout) for item in plan]
         run_info = {"wall_s": wall, "episodes_run": ran,
@@ -241,6 +250,18 @@ async def evaluate_async(config: EvalConfig, out: str | Path, *, progress: bool 
     counts = summary["episodes"]
     return EvalOutcome(store.directory, summary, len(plan), already, counts["finished"],
                        counts["errored"], outcome_extra["aborted"], outcome_extra["warnings"])
+
+
+def _env_pool(config: EvalConfig, env_id: str, pack_dir: str,
+              env_kwargs: dict[str, Any]) -> Any:
+    """The envs of a run: in this process, or in Ray actors (``config.ray_address``,
+    already connected)."""
+    if config.ray_address is None:
+        return EnvPool(env_id, env_kwargs)
+    from .ray_envs import RayEnvPool, default_actor_count
+
+    actors = config.ray_actors or default_actor_count(config.concurrency)
+    return RayEnvPool(env_id, pack_dir, env_kwargs, actors, config.concurrency)
 
 
 async def _run_pending(pending: list[PlannedEpisode], envs: EnvPool, client: ChatClient,

@@ -110,6 +110,7 @@ def test_interrupt_exits_130_and_says_how_to_resume(monkeypatch, capsys, tmp_pat
         target="astra/demo-v0", model="m", base_url="http://127.0.0.1:1/v1", api_key_env=None,
         mode="native", call_format=None, concurrency=1, rollouts_per_task=1, tasks=None,
         limit=1, temperature=0.0, max_tokens=None, timeout=1.0, max_retries=0,
-        env_kwargs="{}", seed=0, json=False, quiet=True, out=str(tmp_path))
+        env_kwargs="{}", seed=0, json=False, quiet=True, out=str(tmp_path), ray_address=None,
+        ray_actors=None)
     assert run_eval_command(args) == 130
     assert "run the same command again to resume" in capsys.readouterr().err
