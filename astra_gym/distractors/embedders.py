@@ -36,25 +36,13 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..cachedir import default_cache_dir
+
 __all__ = ["Embedder", "OpenAIEmbedder", "TfidfEmbedder", "default_cache_dir",
            "embedder_from_options"]
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _WORD = re.compile(r"[^\W_]+")
-
-
-def default_cache_dir() -> Path:
-    """Where band indices and embedding caches go by default.
-
-    Returns:
-        ``$ASTRA_GYM_CACHE_DIR``, else ``$XDG_CACHE_HOME/astra-gym``, else
-        ``~/.cache/astra-gym``.
-    """
-    explicit = os.environ.get("ASTRA_GYM_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "astra-gym"
 
 
 @runtime_checkable

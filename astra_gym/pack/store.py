@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from . import index_cache
 from .model import Task
 from .schemas import FORMAT_VERSION, PackFormatError, validate_manifest, validate_task
 
@@ -158,6 +159,13 @@ def write_pack(directory: str | os.PathLike[str], name: str, version: int,
     _atomic_write(root / TASKS_FILE, payload)
     _atomic_write(root / MANIFEST_FILE, (json.dumps(manifest, ensure_ascii=False, indent=2)
                                          + "\n").encode("utf-8"))
+    key = index_cache.file_key(root / TASKS_FILE, manifest) if index_cache.enabled() else None
+    if key is not None:  # a big pack: its first open need not read it all again
+        offsets, start = {}, 0
+        for task in tasks:  # one line per task, each ending in the only raw newline
+            offsets[task.task_id] = start
+            start = payload.index(b"\n", start) + 1
+        index_cache.store(key, offsets)
     return manifest
 
 
@@ -166,7 +174,9 @@ class Pack:
 
     The first access to the task list reads ``tasks.jsonl`` once to index it
     and checks it against the manifest's content hash, so a pack edited after
-    compilation fails loudly instead of training on data nobody validated.
+    compilation fails loudly instead of training on data nobody validated. A
+    big file's index is then cached on disk and reused while the file is
+    unchanged (:mod:`~astra_gym.pack.index_cache`).
 
     Example:
         >>> from astra_gym.pack import Pack, demo_pack_path
@@ -178,6 +188,8 @@ class Pack:
 
     Args:
         path: The directory holding ``manifest.json`` and ``tasks.jsonl``.
+        index_cache: Use the on-disk index of an unchanged big file;
+            ``False``: always read and hash the file (``astra-gym validate``).
 
     Raises:
         FileNotFoundError: When either file is missing.
@@ -185,8 +197,9 @@ class Pack:
             task file's line count disagrees with it.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, index_cache: bool = True) -> None:
         self.path = Path(path)
+        self._use_index_cache = index_cache
         manifest_path = self.path / MANIFEST_FILE
         if not manifest_path.is_file():
             raise FileNotFoundError(f"{self.path} is not a pack: {MANIFEST_FILE} is missing")
@@ -226,38 +239,50 @@ class Pack:
     # -- index -----------------------------------------------------------------
     def _index(self) -> dict[str, int]:
         if self._offsets is None:
-            offsets: dict[str, int] = {}
-            digest = hashlib.sha256()
-            number = 0
-            with open(self.tasks_path, "rb") as handle:
-                # Big chunks: one hash update per chunk, and only the start of each line
-                # (its task id) is decoded; a 100k-task pack is hundreds of megabytes.
-                base, tail = 0, b""
-                while chunk := handle.read(_INDEX_CHUNK):
-                    digest.update(chunk)
-                    data = tail + chunk
-                    start = 0
-                    while (end := data.find(b"\n", start)) != -1:
-                        number += 1
-                        self._index_line(offsets, data, start, end, base + start, number)
-                        start = end + 1
-                    base += start
-                    tail = data[start:]
-                if tail:
-                    number += 1
-                    self._index_line(offsets, tail, 0, len(tail), base, number)
-            actual = "sha256:" + digest.hexdigest()
-            if actual != self.manifest["content_hash"]:
-                raise PackFormatError(
-                    f"{self.tasks_path} does not match the manifest's content_hash "
-                    f"({actual} != {self.manifest['content_hash']}): the file was changed "
-                    "after the pack was compiled; recompile it")
-            if len(offsets) != self.manifest["task_count"]:
-                raise PackFormatError(
-                    f"{self.tasks_path} has {len(offsets)} tasks but the manifest says "
-                    f"{self.manifest['task_count']}")
-            self._offsets = offsets
+            key = (index_cache.file_key(self.tasks_path, self.manifest)
+                   if self._use_index_cache and index_cache.enabled() else None)
+            cached = index_cache.load(key) if key is not None else None
+            if cached is not None:  # these very bytes were hashed and indexed before
+                self._offsets = cached
+                return cached
+            self._offsets = self._read_index()
+            if key is not None and index_cache.file_key(self.tasks_path, self.manifest) == key:
+                index_cache.store(key, self._offsets)  # unchanged while it was read
         return self._offsets
+
+    def _read_index(self) -> dict[str, int]:
+        """Read all of ``tasks.jsonl``: each line's offset, checked against the manifest."""
+        offsets: dict[str, int] = {}
+        digest = hashlib.sha256()
+        number = 0
+        with open(self.tasks_path, "rb") as handle:
+            # Big chunks: one hash update per chunk, and only the start of each line
+            # (its task id) is decoded; a 100k-task pack is hundreds of megabytes.
+            base, tail = 0, b""
+            while chunk := handle.read(_INDEX_CHUNK):
+                digest.update(chunk)
+                data = tail + chunk
+                start = 0
+                while (end := data.find(b"\n", start)) != -1:
+                    number += 1
+                    self._index_line(offsets, data, start, end, base + start, number)
+                    start = end + 1
+                base += start
+                tail = data[start:]
+            if tail:
+                number += 1
+                self._index_line(offsets, tail, 0, len(tail), base, number)
+        actual = "sha256:" + digest.hexdigest()
+        if actual != self.manifest["content_hash"]:
+            raise PackFormatError(
+                f"{self.tasks_path} does not match the manifest's content_hash "
+                f"({actual} != {self.manifest['content_hash']}): the file was changed "
+                "after the pack was compiled; recompile it")
+        if len(offsets) != self.manifest["task_count"]:
+            raise PackFormatError(
+                f"{self.tasks_path} has {len(offsets)} tasks but the manifest says "
+                f"{self.manifest['task_count']}")
+        return offsets
 
     def _index_line(self, offsets: dict[str, int], data: bytes, start: int, end: int,
                     offset: int, number: int) -> None:
@@ -332,10 +357,16 @@ class Pack:
             yield self.task(task_id)
 
     def verify(self) -> None:
-        """Validate every task against the schema (the index already checked the hash).
+        """Re-read ``tasks.jsonl`` against the manifest's hash and validate every task.
+
+        Unlike opening, this never trusts the on-disk index cache
+        (:mod:`~astra_gym.pack.index_cache`): it hashes the bytes again.
 
         Raises:
-            PackFormatError: When a line does not validate.
+            PackFormatError: When the bytes do not match the manifest or a line
+                does not validate.
         """
-        for _ in self:
-            pass
+        self._offsets = self._read_index()
+        self._ids = None
+        for task_id in self._offsets:
+            self.task(task_id)

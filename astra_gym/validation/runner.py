@@ -291,7 +291,9 @@ def validate(target: str | os.PathLike[str], checks: Iterable[str] | None = None
                          f"{', '.join(CHECKS)}")
     options = options or CheckOptions()
     env_id, pack = resolve_target(target)
-    ids = list(task_ids) if task_ids is not None else list(Pack(pack).task_ids)
+    # The bytes are hashed against the manifest here, never taken from the index cache.
+    all_ids = Pack(pack, index_cache=False).task_ids
+    ids = list(task_ids) if task_ids is not None else list(all_ids)
     if not ids:
         problem = ("the pack has no tasks: nothing to train on (did every row fail to "
                    "compile? see the compile report)" if task_ids is None else
