@@ -190,3 +190,40 @@ def test_the_index_reads_long_and_non_ascii_ids_across_chunks(tmp_path, monkeypa
     assert pack.task_ids == tuple(ids)
     for task in tasks:
         assert pack.task(task.task_id) == task
+
+
+def test_tasks_longer_than_one_read_and_the_last_line_without_newline_load_whole(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "_LINE_READ", 64)  # far shorter than any task line
+    long_answer = "x" * 5000
+    tasks = [make_task("t1", long_answer), make_task("t2"), make_task("t3", "é" * 300)]
+    write(tmp_path, tasks)
+    pack = Pack(tmp_path)
+    assert [pack.task(i) for i in ("t3", "t1", "t2")] == [tasks[2], tasks[0], tasks[1]]
+    # The same file without its final newline: a valid pack whose last line still loads.
+    path = tmp_path / "tasks.jsonl"
+    data = path.read_bytes().rstrip(b"\n")
+    path.write_bytes(data)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["content_hash"] = manifest["schema_checked"] = content_hash(data)
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert Pack(tmp_path).task("t3") == tasks[2]
+
+
+def test_a_pack_reads_tasks_from_threads_and_after_pickling(tmp_path):
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    tasks = [make_task(f"t{n}", f"value-{n}") for n in range(40)]
+    write(tmp_path, tasks)
+    pack = Pack(tmp_path)
+    pack.task("t0")  # opens the descriptor
+    copy = pickle.loads(pickle.dumps(pack))
+    store.TASK_CACHE_SIZE, saved = 1, store.TASK_CACHE_SIZE  # every read goes to the file
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(lambda n: pack.task(f"t{n % 40}"), range(400)))
+        assert got == [tasks[n % 40] for n in range(400)]
+        assert [copy.task(f"t{n}") for n in range(40)] == tasks
+    finally:
+        store.TASK_CACHE_SIZE = saved
