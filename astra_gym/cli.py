@@ -617,6 +617,11 @@ def _synth_stats(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"astra-gym synth stats: error: {exc}", file=sys.stderr)
         return 2
+    if not data["stages"] and data["pack"] is None:
+        print(f"astra-gym synth stats: error: {args.run_dir} holds no synth stage output "
+              "(no stage journal such as 01_generate.jsonl): is it the --out directory of "
+              "`astra-gym synth run`?", file=sys.stderr)
+        return 2
     print(json.dumps(data, ensure_ascii=False, indent=2) if args.json else format_stats(data))
     return 0
 

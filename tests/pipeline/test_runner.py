@@ -202,6 +202,12 @@ def test_failure_is_recorded_with_its_reason_and_stats(finished, capsys):
     assert json.loads(capsys.readouterr().out)["stages"]["tools"]["ok"] == 3
 
 
+def test_stats_of_a_directory_without_a_run_is_an_error_not_an_empty_table(tmp_path, capsys):
+    assert cli_main(["synth", "stats", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "holds no synth stage output" in captured.err
+
+
 def test_rerun_skips_everything_and_offline_replay_is_identical(finished):
     out, root = finished["out"], finished["root"]
     before = {name: (out / name).read_bytes() for name in VIEWS}
