@@ -39,7 +39,11 @@ PROMPT_NAMES = ("generate", "generate_taxonomy", "necessity", "verify_dependency
                 # the SFT-trajectory pipeline (synth.sft)
                 "sft_graph", "sft_verify_chain", "sft_chain_to_query", "sft_query_to_chain",
                 "sft_task_chain", "sft_task_server", "sft_augment_diverse",
-                "sft_augment_complicate", "sft_augment_persona", "sft_score")
+                "sft_augment_complicate", "sft_augment_persona", "sft_score",
+                # SFT part 2: rollouts, the tool emulator and the seven judges
+                "sft_rollout_system", "sft_rollout_text", "sft_emulate_tool",
+                "sft_judge_qu", "sft_judge_qp", "sft_judge_tcu", "sft_judge_tcp",
+                "sft_judge_tcs", "sft_judge_tc", "sft_judge_fa")
 """The templates shipped in ``synth/prompts/``."""
 
 _VERSION = re.compile(r"^\s*<!--\s*prompt-version:\s*([A-Za-z0-9._-]+)\s*-->\s*$")

@@ -351,6 +351,9 @@ class ScriptedLLMServer:
                           "function": {"name": call["name"], "arguments": arguments}})
         if calls:
             message["tool_calls"] = calls
+        for name in ("reasoning_content", "reasoning"):  # reasoning servers' extra field
+            if name in reply:
+                message[name] = reply[name]
         finish = reply.get("finish_reason", "tool_calls" if calls else "stop")
         return message, finish
 

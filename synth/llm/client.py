@@ -149,6 +149,9 @@ class Completion:
         tool_calls: OpenAI-style tool calls (``{"id", "type", "function":
             {"name", "arguments"}}``, arguments a JSON string), when the
             request offered tools and the model called them.
+        reasoning: The reasoning the server returned beside the content
+            (``reasoning_content``, as vLLM and DeepSeek name it, or
+            ``reasoning``), else ``None``.
     """
 
     text: str
@@ -159,6 +162,7 @@ class Completion:
     key: str
     finish_reason: str | None = None
     tool_calls: tuple[dict[str, Any], ...] = field(default=())
+    reasoning: str | None = None
 
 
 class _Unusable(Exception):
@@ -419,9 +423,11 @@ class LLMClient:
                 value = _validate(extract_json(text), compiled)
             except (ExtractionError, OutputInvalid) as exc:
                 return None, f"the cached reply does not fit the schema ({exc})"
+        reasoning = record.get("reasoning")
         return Completion(text=text, value=value, cached=True, attempts=0, usage=dict(usage),
                           key=key, finish_reason=record.get("finish_reason"),
-                          tool_calls=tuple(tool_calls)), ""
+                          tool_calls=tuple(tool_calls),
+                          reasoning=reasoning if isinstance(reasoning, str) else None), ""
 
     def _cached_failure(self, key: str, failure: Any, schema: Mapping[str, Any] | None
                         ) -> tuple[LLMError | None, str]:
@@ -484,7 +490,7 @@ class LLMClient:
                                status_code=status) from exc
             status, retry_after = None, None
             try:
-                text, finish_reason, tool_calls, usage = _read(response)
+                text, finish_reason, tool_calls, usage, reasoning = _read(response)
             except _Unusable as exc:
                 reason = str(exc)
                 continue
@@ -500,14 +506,16 @@ class LLMClient:
                 except OutputInvalid as exc:
                     reason = f"validation failed: {exc.reason}"
                     continue
-            await self._store(key, {"model": self.model,
-                                    "response_model": _get(response, "model"),
-                                    "text": text, "finish_reason": finish_reason,
-                                    "tool_calls": tool_calls, "usage": usage,
-                                    "request": {"messages": messages, "params": keyed}})
+            record = {"model": self.model, "response_model": _get(response, "model"),
+                      "text": text, "finish_reason": finish_reason,
+                      "tool_calls": tool_calls, "usage": usage,
+                      "request": {"messages": messages, "params": keyed}}
+            if reasoning is not None:  # only then: older cache entries stay byte-identical
+                record["reasoning"] = reasoning
+            await self._store(key, record)
             return Completion(text=text, value=value, cached=False, attempts=attempt,
                               usage=usage, key=key, finish_reason=finish_reason,
-                              tool_calls=tuple(tool_calls))
+                              tool_calls=tuple(tool_calls), reasoning=reasoning)
         self.stats["failures"] += 1
         raise LLMError(clip(reason, _REASON_CHARS), model=self.model, attempts=attempts, key=key,
                        status_code=status)
@@ -750,8 +758,11 @@ def _get(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
-def _read(response: Any) -> tuple[str, str | None, list[dict[str, Any]], dict[str, int]]:
-    """``(text, finish_reason, tool_calls, usage)`` of a chat completion.
+def _read(response: Any
+          ) -> tuple[str, str | None, list[dict[str, Any]], dict[str, int], str | None]:
+    """``(text, finish_reason, tool_calls, usage, reasoning)`` of a chat completion.
+
+    Reasoning alone (no content, no tool call) is still an empty reply.
 
     Raises:
         _Unusable: It has no choice, no message, or neither text nor tool calls.
@@ -775,7 +786,12 @@ def _read(response: Any) -> tuple[str, str | None, list[dict[str, Any]], dict[st
         if refusal:
             raise _Unusable(f"the model refused: {clip(str(refusal), 200)}")
         raise _Unusable(f"empty reply (finish_reason {finish_reason!r})")
-    return content or "", finish_reason, tool_calls, _usage(_get(response, "usage"))
+    reasoning = _get(message, "reasoning_content")
+    if not isinstance(reasoning, str) or not reasoning:
+        reasoning = _get(message, "reasoning")
+    if not isinstance(reasoning, str) or not reasoning:
+        reasoning = None
+    return content or "", finish_reason, tool_calls, _usage(_get(response, "usage")), reasoning
 
 
 def _tool_call(call: Any, index: int) -> dict[str, Any]:

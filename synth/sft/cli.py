@@ -1,4 +1,4 @@
-"""The ``astra-gym sft`` subcommands: ``run``, one command per stage, and ``stats``.
+"""The ``astra-gym sft`` subcommands: ``run``, one command per stage, ``export`` and ``stats``.
 
 :func:`add_sft_commands` adds them to the ``astra-gym`` parser. Exit status of
 ``run`` and the stage commands: ``0`` when the run produced rows (the top
@@ -18,10 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_sft_commands", "main_run", "main_stats"]
+__all__ = ["add_sft_commands", "main_export", "main_run", "main_stats"]
 
 
-_RETRYABLE = ("llm_error", "harvest_failed", "unexpected_error")
+_RETRYABLE = ("llm_error", "harvest_failed", "unexpected_error", "unscored", "emulator_error",
+              "mcp_unavailable", "rollout_timeout")
 """Failure codes that a rerun with ``--retry-failed`` may cure (the others are verdicts)."""
 
 
@@ -86,7 +87,21 @@ def _options(args: argparse.Namespace) -> Any:
             raise _Exit(2, str(exc)) from None
     thresholds = {"question_quality": args.min_quality, "scenario_realism": args.min_realism,
                   "tool_use_necessity": args.min_necessity}
+    backend_for = {}
+    for text in args.backend_for or []:
+        server, sep, kind = text.partition("=")
+        if not sep or not server.strip():
+            raise _Exit(2, f"--backend-for wants SERVER=BACKEND, not {text!r}")
+        backend_for[server.strip()] = kind.strip()
+    kinds = tuple(part.strip() for part in args.inject_kinds.split(",") if part.strip())
     options = SftOptions(
+        backend=args.backend, backend_for=backend_for, env=tuple(args.env or ()),
+        env_tasks=args.env_tasks, samples=args.samples, rollout_mode=args.rollout_mode,
+        max_llm_calls=args.max_llm_calls, task_timeout=args.task_timeout,
+        rollout_concurrency=args.rollout_concurrency, injection_p=args.inject_p,
+        injection_kinds=kinds, emulator_history=args.emulator_history, query_p=args.query_p,
+        emulator_temperature=args.emulator_temperature, env_sandbox=args.env_sandbox,
+        min_score=args.min_score, require_success=args.require_success, min_f1=args.min_f1,
         min_tools=args.min_tools, mcp_timeout=args.mcp_timeout,
         graph_samples=args.graph_samples, seed=args.seed, min_length=args.min_length,
         max_length=args.max_length, max_walks=args.max_walks, acyclic=not args.allow_cycles,
@@ -166,6 +181,13 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, ...]:
             require_mcp()
         except ImportError as exc:
             raise _Exit(1, str(exc)) from None
+    if "rollout" in stages and not args.offline and args.backend != "emulated":
+        live = Path(args.out) / "07_score.ok.jsonl"
+        if live.exists() and '"transport"' in live.read_text(encoding="utf-8"):
+            try:
+                require_mcp()
+            except ImportError as exc:
+                raise _Exit(1, str(exc)) from None
     if args.executor == "ray":
         try:
             import ray  # noqa: F401
@@ -232,8 +254,8 @@ def main_run(args: argparse.Namespace) -> int:
 
         try:
             summary = asyncio.run(main())
-        except (SftInputError, ValueError) as exc:
-            raise _Exit(2, str(exc)) from None
+        except (SftInputError, ValueError, KeyError) as exc:
+            raise _Exit(2, str(exc).strip("'\"")) from None
         finally:
             executor.close()
     except _Exit as stop:
@@ -262,6 +284,33 @@ def main_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def main_export(args: argparse.Namespace) -> int:
+    """``astra-gym sft export RUN_DIR --out DIR [--min-score X] [--split F] [--format openai]``.
+
+    Args:
+        args: The parsed arguments.
+
+    Returns:
+        0 when lines were exported, 1 when no trajectory was kept, 2 for
+        unusable arguments or a run directory without judged trajectories.
+    """
+    from .export import ExportError, export_run
+
+    try:
+        summary = export_run(args.run_dir, args.out, min_score=args.min_score,
+                             split=args.split, export_format=args.format,
+                             require_success=args.require_success, min_f1=args.min_f1)
+    except ExportError as exc:
+        print(f"astra-gym sft export: error: {exc}", file=sys.stderr)
+        return 2
+    print(summary.format())
+    if not summary.kept:
+        print("astra-gym sft export: error: no trajectory was kept (see the reasons above)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def _add_run_options(parser: argparse.ArgumentParser, *, stages: bool) -> None:
     sources = parser.add_argument_group("tool sources (harvest)")
     sources.add_argument("--tools", action="extend", nargs="+", metavar="FILE",
@@ -275,7 +324,8 @@ def _add_run_options(parser: argparse.ArgumentParser, *, stages: bool) -> None:
     sources.add_argument("--min-tools", type=int, default=3,
                          help="drop servers with fewer usable tools (default 3)")
     sources.add_argument("--mcp-timeout", type=float, default=30.0,
-                         help="seconds to harvest one MCP server (default 30)")
+                         help="seconds to harvest one MCP server; in rollouts, to start "
+                              "one and per call (default 30)")
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory")
     if stages:
         parser.add_argument("--stages", default="harvest..score",
@@ -330,6 +380,47 @@ def _add_run_options(parser: argparse.ArgumentParser, *, stages: bool) -> None:
                        help="... scenario_realism at least this (default 4)")
     tasks.add_argument("--min-necessity", type=int, default=4,
                        help="... tool_use_necessity at least this (default 4)")
+    part2 = parser.add_argument_group("rollouts and judging (part 2; docs/sft_rollouts.md)")
+    part2.add_argument("--backend", default="auto", choices=["auto", "mcp", "emulated"],
+                       help="tools of the task rows: auto (default: the real MCP server when "
+                            "the row has one, else emulated), mcp or emulated")
+    part2.add_argument("--backend-for", action="append", metavar="SERVER=BACKEND",
+                       help="the backend of one server (name or server_id; repeatable)")
+    part2.add_argument("--env", action="append", metavar="ENV_ID|PACK_DIR",
+                       help="also roll out the tasks of an astra env pack (backend 3; "
+                            "repeatable), e.g. astra/demo-v0")
+    part2.add_argument("--env-tasks", type=int, metavar="N",
+                       help="the first N tasks of each env pack (default: all)")
+    part2.add_argument("--samples", type=int, default=1, help="trajectories per task (default 1)")
+    part2.add_argument("--rollout-mode", choices=["native", "text"], default="native",
+                       help="native OpenAI tool calling (default) or calls parsed from text")
+    part2.add_argument("--max-llm-calls", type=int, default=20,
+                       help="agent calls per trajectory (default 20)")
+    part2.add_argument("--task-timeout", type=float, default=240.0,
+                       help="seconds per trajectory (default 240)")
+    part2.add_argument("--rollout-concurrency", type=int, metavar="N",
+                       help="trajectories in flight (default: --concurrency)")
+    part2.add_argument("--inject-p", type=float, default=0.2,
+                       help="probability that a valid call on real or emulated tools fails on "
+                            "purpose (default 0.2; 0: off)")
+    part2.add_argument("--inject-kinds", default="timeout,connection_refused,service_unavailable",
+                       help="failure kinds drawn (default timeout,connection_refused,"
+                            "service_unavailable; also rate_limited, bad_gateway)")
+    part2.add_argument("--emulator-history", type=int, default=5,
+                       help="(call, result) pairs the emulator sees (default 5)")
+    part2.add_argument("--query-p", type=float, default=0.5,
+                       help="probability that the emulator sees the user query (default 0.5)")
+    part2.add_argument("--emulator-temperature", type=float, default=1.0,
+                       help="the emulator's temperature (default 1.0)")
+    part2.add_argument("--env-sandbox", choices=["process", "inprocess"], default="process",
+                       help="sandbox isolation of env-pack tools (default process)")
+    part2.add_argument("--min-score", type=float, default=0.75,
+                       help="keep trajectories whose overall judge score is at least this "
+                            "(default 0.75)")
+    part2.add_argument("--require-success", action="store_true",
+                       help="keep env-pack trajectories only when the env verified success")
+    part2.add_argument("--min-f1", type=float, metavar="F1",
+                       help="keep env-pack trajectories only with at least this F1")
     parser.add_argument("--executor", choices=["local", "ray"], default="local",
                         help='where LLM records run (ray: pip install "astra-gym[ray]")')
     parser.add_argument("--ray-address", metavar="ADDR",
@@ -346,14 +437,18 @@ def add_sft_commands(commands: Any) -> None:
     from . import SFT_STAGES
 
     sft = commands.add_parser(
-        "sft", help="SFT trajectories, part 1: tool sources to verified, scored tasks",
+        "sft", help="SFT trajectories: tool sources to tasks, rollouts, judgements, export",
         description="Tool sources (ASTRA mcp_servers.jsonl, plain JSON, live MCP servers) to "
-                    "a tool graph, chains, verified chains and scored tasks, with any "
-                    "OpenAI-compatible model. Resumable; replays offline. See docs/sft.md.")
+                    "a tool graph, chains, verified chains and scored tasks (part 1), then "
+                    "rollouts against real, emulated or env-pack tools, seven judges and an "
+                    "export (part 2), with any OpenAI-compatible model. Resumable; replays "
+                    "offline. See docs/sft.md and docs/sft_rollouts.md.")
     sft_commands = sft.add_subparsers(dest="sft_command", required=True)
     run = sft_commands.add_parser(
-        "run", help="run the SFT stages (harvest..score)",
-        description="Run harvest, graph, walks, verify, tasks, augment and score. A rerun "
+        "run", help="run the SFT stages (default harvest..score; part 2: rollout..judge)",
+        description="Run harvest, graph, walks, verify, tasks, augment and score (the "
+                    "default), and with --stages harvest..judge or rollout..judge the "
+                    "rollouts and judges of part 2 (docs/sft_rollouts.md). A rerun "
                     "with the same arguments skips what RUN_DIR already holds. Exits 0 when "
                     "the run produced rows, 1 when the endpoint or an extra is missing "
                     "(checked before any record), every record of a stage failed or the "
@@ -366,6 +461,25 @@ def add_sft_commands(commands: Any) -> None:
             description=f"The same as sft run --stages {stage}, with the same options.")
         _add_run_options(alias, stages=False)
         alias.set_defaults(handler=main_run, stages=stage)
+    export = sft_commands.add_parser(
+        "export", help="write the kept trajectories as SFT data (JSONL + card)",
+        description="Write the judged trajectories of RUN_DIR that reach --min-score as JSONL "
+                    'lines {"messages", "tools", "metadata"} (OpenAI format; message grammar '
+                    "checked; deduplicated by content hash), split into train.jsonl and "
+                    "test.jsonl, with a README.md card. See docs/sft_rollouts.md.")
+    export.add_argument("run_dir", metavar="RUN_DIR")
+    export.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    export.add_argument("--min-score", type=float, default=0.75,
+                        help="least overall judge score (default 0.75)")
+    export.add_argument("--split", type=float, default=0.95,
+                        help="train fraction, by content hash (default 0.95; 1: train only)")
+    export.add_argument("--format", choices=["openai"], default="openai",
+                        help="line format (default openai)")
+    export.add_argument("--require-success", action="store_true",
+                        help="env-pack trajectories only when the env verified success")
+    export.add_argument("--min-f1", type=float, metavar="F1",
+                        help="env-pack trajectories only with at least this F1")
+    export.set_defaults(handler=main_export)
     stats = sft_commands.add_parser("stats", help="summarize an SFT run directory")
     stats.add_argument("run_dir", metavar="RUN_DIR")
     stats.add_argument("--json", action="store_true", help="print JSON")

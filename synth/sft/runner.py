@@ -1,4 +1,5 @@
-"""The SFT-trajectory runner, part 1: tool sources to verified, scored tasks, resumable.
+"""The SFT-trajectory runner: tool sources to scored tasks (part 1), rollouts and judgements
+(part 2), resumable.
 
 Stages, in order (:data:`SFT_STAGES`), and the files each writes in the run
 directory (``NN_<stage>``, as in env synthesis):
@@ -25,6 +26,12 @@ score     ``05_tasks.ok.jsonl`` and              ``07_score.jsonl`` (every score
           ``06_augment.ok.jsonl``                ``07_score.ok.jsonl`` (**the kept tasks**),
                                                  ``07_score.failed.jsonl`` (failed or below
                                                  a threshold)
+rollout   ``07_score.ok.jsonl`` and/or env       ``08_rollout.{jsonl,ok.jsonl,failed.jsonl}``
+          packs (``SftOptions.env``)             (one trajectory row per rollout)
+judge     ``08_rollout.ok.jsonl``                ``09_judge.jsonl`` (every judgement),
+                                                 ``09_judge.ok.jsonl`` (**the kept
+                                                 trajectories**), ``09_judge.failed.jsonl``
+                                                 (unscored, or not kept)
 ========  =====================================  ============================================
 
 Journals (``NN_<stage>.jsonl``) are appended as records finish, in completion
@@ -56,22 +63,32 @@ from synth.runner import Journal
 
 from . import FILES, LLM_STAGES, SFT_STAGES
 from .augment import AXES, augment_records
+from .backends import resolve_backend
 from .executors import SftLocalExecutor
+from .inject import DEFAULT_INJECTION_KINDS, DEFAULT_INJECTION_P
+from .judges import DEFAULT_MIN_SCORE, keep_reasons
 from .mcp_harvest import HarvestError, McpSource, harvest
 from .normalize import MIN_TOOLS, normalize_servers
 from .personas import BUILTIN_PERSONAS
+from .rollout import DEFAULT_MAX_LLM_CALLS, DEFAULT_TASK_TIMEOUT, MODES, env_records
+from .rollout import task_records as rollout_task_records
 from .score import DEFAULT_THRESHOLDS, DIMENSIONS, below_thresholds
 from .sources import SourceError, read_tool_files
 from .tasks import task_records
+from .trajectory_executors import trajectory_executor
 from .walks import chain_rows
 
-__all__ = ["FILES", "LLM_STAGES", "SFT_STAGES", "SftInputError", "SftOptions", "SftRunSummary",
-           "SftSources", "parse_sft_stages", "read_jsonl", "run_sft"]
+__all__ = ["FILES", "LLM_STAGES", "ROLLOUT_BACKENDS", "SFT_STAGES", "SftInputError", "SftOptions",
+           "SftRunSummary", "SftSources", "parse_sft_stages", "read_jsonl", "resolve_env",
+           "run_sft"]
 
 GRAPHS_DIR = "graphs"
 HARVEST_CONCURRENCY = 4
 """Live MCP servers harvested at once."""
-_VOLATILE = ("cached", "attempts", "usage")
+_VOLATILE = ("cached", "attempts", "usage", "wall_s")
+ROLLOUT_BACKENDS = ("auto", "mcp", "emulated")
+"""``SftOptions.backend`` for task rows: ``auto`` (a row with a reachable MCP server gets its real
+tools, the others emulated ones), ``mcp`` or ``emulated`` for every row."""
 
 
 class SftInputError(ValueError):
@@ -127,6 +144,24 @@ class SftOptions:
         personas: The persona pool (``None``: the built-in one).
         thresholds: ``{dimension: least score}`` a kept task reaches.
         stage_options: ``{stage: {"temperature": t, "max_tokens": n}}``.
+        backend: The rollout backend of the task rows (:data:`ROLLOUT_BACKENDS`).
+        backend_for: ``{server name or server_id: backend}`` overriding ``backend``.
+        env: Env ids (``astra/demo-v0``) or pack directories rolled out on backend 3.
+        env_tasks: The most tasks per env pack (``None``: all), in pack order.
+        samples: Trajectories per task.
+        rollout_mode: ``native`` (OpenAI ``tools``) or ``text`` (calls parsed from text).
+        max_llm_calls: Agent calls per trajectory.
+        task_timeout: Seconds of wall time per trajectory.
+        rollout_concurrency: Trajectories in flight (``None``: the client's concurrency).
+        injection_p: Probability that a valid call fails on purpose (backends 1, 2).
+        injection_kinds: The failure kinds drawn.
+        emulator_history: (call, result) pairs the emulator sees.
+        query_p: Probability that a trajectory's emulator sees the user query.
+        emulator_temperature: The emulator's sampling temperature.
+        env_sandbox: The env's sandbox isolation (``process`` or ``inprocess``).
+        min_score: The least overall judge score of a kept trajectory.
+        require_success: Env-pack trajectories are kept only when the env verified success.
+        min_f1: Env-pack trajectories are kept only with at least this F1.
     """
 
     min_tools: int = MIN_TOOLS
@@ -148,6 +183,24 @@ class SftOptions:
     personas: tuple[dict[str, Any], ...] | None = None
     thresholds: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     stage_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    backend: str = "auto"
+    backend_for: Mapping[str, str] = field(default_factory=dict)
+    env: tuple[str, ...] = ()
+    env_tasks: int | None = None
+    samples: int = 1
+    rollout_mode: str = "native"
+    max_llm_calls: int = DEFAULT_MAX_LLM_CALLS
+    task_timeout: float = DEFAULT_TASK_TIMEOUT
+    rollout_concurrency: int | None = None
+    injection_p: float = DEFAULT_INJECTION_P
+    injection_kinds: tuple[str, ...] = DEFAULT_INJECTION_KINDS
+    emulator_history: int = 5
+    query_p: float = 0.5
+    emulator_temperature: float = 1.0
+    env_sandbox: str = "process"
+    min_score: float = DEFAULT_MIN_SCORE
+    require_success: bool = False
+    min_f1: float | None = None
 
     def check(self) -> None:
         """Check every setting.
@@ -182,6 +235,38 @@ class SftOptions:
             extra = sorted(set(values) - {"temperature", "max_tokens"})
             if extra:
                 raise ValueError(f"unknown option(s) {extra} for stage {stage!r}")
+        self._check_rollout()
+
+    def _check_rollout(self) -> None:
+        from .inject import FailureInjector
+
+        for name, value in [("backend", self.backend), *self.backend_for.items()]:
+            if value not in ROLLOUT_BACKENDS:
+                raise ValueError(f"unknown backend {value!r} for {name} (backends: "
+                                 f"{', '.join(ROLLOUT_BACKENDS)})")
+        if self.rollout_mode not in MODES:
+            raise ValueError(f"unknown rollout mode {self.rollout_mode!r} ({', '.join(MODES)})")
+        for name in ("samples", "max_llm_calls"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name.replace('_', '-')} must be at least 1")
+        if self.env_tasks is not None and self.env_tasks < 1:
+            raise ValueError("env-tasks must be at least 1")
+        if self.rollout_concurrency is not None and self.rollout_concurrency < 1:
+            raise ValueError("rollout-concurrency must be at least 1")
+        if not self.task_timeout > 0:
+            raise ValueError("task-timeout must be positive")
+        if self.emulator_history < 0:
+            raise ValueError("emulator-history must be at least 0")
+        if not 0.0 <= self.query_p <= 1.0:
+            raise ValueError(f"query-p must be in [0, 1], not {self.query_p!r}")
+        FailureInjector(p=self.injection_p, kinds=tuple(self.injection_kinds))
+        if self.env_sandbox not in ("process", "inprocess"):
+            raise ValueError(f"env-sandbox must be process or inprocess, not "
+                             f"{self.env_sandbox!r}")
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ValueError(f"min-score must be in [0, 1], not {self.min_score!r}")
+        if self.min_f1 is not None and not 0.0 <= self.min_f1 <= 1.0:
+            raise ValueError(f"min-f1 must be in [0, 1], not {self.min_f1!r}")
 
 
 @dataclass
@@ -251,6 +336,9 @@ class SftRunSummary:
         score = self.out / f"{FILES['score']}.ok.jsonl"
         if "score" in self.stages and score.exists():
             lines.append(f"  kept tasks: {score}")
+        judged = self.out / f"{FILES['judge']}.ok.jsonl"
+        if "judge" in self.stages and judged.exists():
+            lines.append(f"  kept trajectories: {judged}")
         return "\n".join(lines)
 
 
@@ -366,8 +454,9 @@ def _count_reasons(ctx: _Context, name: str, failed: Sequence[Mapping[str, Any]]
 
 async def _run_records(ctx: _Context, name: str, items: list[tuple[str, dict[str, Any]]],
                        key: Callable[[Mapping[str, Any]], str],
-                       options: Mapping[str, Any]) -> tuple[list[dict[str, Any]],
-                                                            list[dict[str, Any]], dict[str, int]]:
+                       options: Mapping[str, Any], *, executor: Executor | None = None,
+                       limit: int | None = None) -> tuple[list[dict[str, Any]],
+                                                          list[dict[str, Any]], dict[str, int]]:
     """Run an LLM stage over its records; ``(ok rows, failed rows, counts)`` in input order."""
     unique: dict[str, dict[str, Any]] = {}
     for item_key, record in items:
@@ -392,8 +481,9 @@ async def _run_records(ctx: _Context, name: str, items: list[tuple[str, dict[str
             journal.submit(row, bar.update)
 
         try:
-            await ctx.executor.map(spec, [record for _, record in todo], client=ctx.client,
-                                   sandbox=lambda: None, limit=ctx.limit, done=done)
+            await (executor or ctx.executor).map(
+                spec, [record for _, record in todo], client=ctx.client, sandbox=lambda: None,
+                limit=limit or ctx.limit, done=done)
         except BaseException:
             with contextlib.suppress(Exception):
                 await journal.drain()
@@ -597,6 +687,122 @@ async def _score(ctx: _Context, options: SftOptions) -> None:
     _finish(ctx, "score", kept, rejected, counts)
 
 
+def _trajectory_key(row: Mapping[str, Any]) -> str:
+    """The journal key of a rollout or judge line (a trajectory row, or a failed record)."""
+    if "trajectory_id" in row:
+        return str(row["trajectory_id"])
+    return str(row["rollout"]["trajectory_id"])
+
+
+def resolve_env(spec: str) -> tuple[str, str]:
+    """An env id (``astra/demo-v0``) or a pack directory as ``(pack directory, env id)``.
+
+    Args:
+        spec: The id or the path.
+
+    Returns:
+        The pack's directory and its env id.
+
+    Raises:
+        SftInputError: Neither a registered astra env nor a pack directory.
+    """
+    import gymnasium as gym
+
+    import astra_gym  # noqa: F401 - registers the packs
+    from astra_gym.registration import register_pack
+
+    if Path(spec).is_dir():
+        try:
+            return str(Path(spec).resolve()), register_pack(spec)
+        except (OSError, ValueError) as exc:
+            raise SftInputError(f"--env {spec}: not a pack directory ({exc})") from None
+    name = spec.split(":", 1)[1] if ":" in spec else spec
+    entry = gym.registry.get(name)
+    pack = (entry.kwargs or {}).get("pack") if entry is not None else None
+    if pack is None:
+        raise SftInputError(f"--env {spec}: no such astra env (an id like astra/demo-v0, or a "
+                            "pack directory)")
+    return str(pack), name
+
+
+def _rollout_records(ctx: _Context, options: SftOptions) -> list[dict[str, Any]]:
+    from astra_gym.pack import Pack
+
+    kept = ctx.out / f"{FILES['score']}.ok.jsonl"
+    if not kept.exists() and not options.env:
+        raise SftInputError(f"{kept} is missing: run the score stage first, or roll out an env "
+                            "pack (--env)")
+    model = getattr(ctx.client, "model", "")
+    records = []
+    if kept.exists():
+        rows = read_jsonl(kept)
+        for row in rows:
+            server = row.get("server") or {}
+            wanted = options.backend_for.get(str(row.get("server_id"))) \
+                or options.backend_for.get(str(server.get("name"))) or options.backend
+            records += rollout_task_records(
+                [row], backend=wanted, samples=options.samples, seed=options.seed, model=model,
+                resolve=lambda want, info: want if want != "auto" else resolve_backend(want,
+                                                                                       info))
+    for spec in options.env:
+        pack_path, env_id = resolve_env(spec)
+        task_ids = list(Pack(pack_path).task_ids)
+        if options.env_tasks is not None:
+            task_ids = task_ids[:options.env_tasks]
+        records += env_records(pack_path, env_id, task_ids, samples=options.samples,
+                               seed=options.seed, model=model)
+    return records
+
+
+async def _rollout(ctx: _Context, options: SftOptions, cache_dir: Path, offline: bool) -> None:
+    records = _rollout_records(ctx, options)
+    stage = dict(options.stage_options.get("rollout", {}))
+    settings = {
+        "mode": options.rollout_mode, "max_llm_calls": options.max_llm_calls,
+        "task_timeout": options.task_timeout, "injection_p": options.injection_p,
+        "injection_kinds": tuple(options.injection_kinds), "history": options.emulator_history,
+        "query_p": options.query_p, "emulator_temperature": options.emulator_temperature,
+        "mcp_timeout": options.mcp_timeout, "cache_dir": str(cache_dir), "offline": offline,
+        "env_sandbox": options.env_sandbox,
+        **stage}
+    executor = trajectory_executor(ctx.executor)
+    try:
+        ok, failed, counts = await _run_records(
+            ctx, "rollout", [(_trajectory_key(record), record) for record in records],
+            _trajectory_key, settings, executor=executor,
+            limit=options.rollout_concurrency or getattr(ctx.client, "concurrency", 1))
+    finally:
+        if executor is not ctx.executor:
+            executor.close()
+    _finish(ctx, "rollout", ok, failed, counts)
+
+
+async def _judge(ctx: _Context, options: SftOptions) -> None:
+    rows = _previous(ctx.out, "rollout")
+    executor = trajectory_executor(ctx.executor)
+    try:
+        judged, failed, counts = await _run_records(
+            ctx, "judge", [(_trajectory_key(row), row) for row in rows], _trajectory_key,
+            _llm_options(options, "judge"), executor=executor)
+    finally:
+        if executor is not ctx.executor:
+            executor.close()
+    kept, dropped = [], []
+    for row in judged:
+        reasons = keep_reasons(row, min_score=options.min_score,
+                               require_success=options.require_success, min_f1=options.min_f1)
+        if reasons:
+            dropped.append({**row, "failure": {"stage": "judge", "code": reasons[0][0],
+                                               "reason": "; ".join(r for _, r in reasons)}})
+        else:
+            kept.append(row)
+    order = {_trajectory_key(row): index for index, row in enumerate(rows)}
+    rejected = sorted(failed + dropped, key=lambda row: order[_trajectory_key(row)])
+    counts.update(ok=len(kept), failed=len(rejected), scored=len(judged),
+                  not_kept=len(dropped))
+    _finish(ctx, "judge", kept, rejected, counts)
+
+
 # -- the run ---------------------------------------------------------------------------
 
 
@@ -655,6 +861,8 @@ async def run_sft(out: str | os.PathLike[str], client: Any, *,
         "tasks": lambda: _tasks(ctx, options),
         "augment": lambda: _augment(ctx, options),
         "score": lambda: _score(ctx, options),
+        "rollout": lambda: _rollout(ctx, options, Path(cache_dir), offline),
+        "judge": lambda: _judge(ctx, options),
     }
     for name in wanted:
         try:

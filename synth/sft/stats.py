@@ -14,7 +14,7 @@ from synth.runner import Journal
 from .runner import FILES, LLM_STAGES, read_jsonl
 from .score import DIMENSIONS
 
-__all__ = ["format_sft_stats", "sft_stats"]
+__all__ = ["format_sft_stats", "sft_stats", "trajectory_stats"]
 
 
 def _rows(root: Path, stage: str, kind: str) -> list[dict[str, Any]] | None:
@@ -32,6 +32,86 @@ def _journal_key(stage: str) -> str:
     return {"graph": "server_id", "verify": "chain_id"}.get(stage, "task_id")
 
 
+def _key_of(stage: str) -> Any:
+    if stage in ("rollout", "judge"):
+        return lambda row: str(row.get("trajectory_id")
+                               or (row.get("rollout") or {}).get("trajectory_id"))
+    return lambda row: str(row.get(_journal_key(stage)))
+
+
+def _bins(values: list[float]) -> dict[str, int]:
+    counts = Counter(min(int(value * 10), 9) for value in values)
+    return {f"{b / 10:.1f}": counts.get(b, 0) for b in range(10)}
+
+
+def trajectory_stats(root: Path) -> dict[str, Any] | None:
+    """The part-2 figures of a run directory (``None`` before any rollout).
+
+    Args:
+        root: The run directory.
+
+    Returns:
+        ``{"backends": {backend: {"ok", "failed"}}, "failures": {code: n},
+        "turns": {min, mean, max}, "calls": {min, mean, max}, "injected":
+        {"failures", "executed_calls", "rate", "by_kind"}, "labels": {"n",
+        "mean_f1", "mean_precision", "success_rate"} | None, "judged",
+        "unscored", "scores": {dimension: {"mean", "n_a", "bins"}}, "kept",
+        "keep_rate": {"of_judged", "of_rollouts"}}``.
+    """
+    ok, failed = _rows(root, "rollout", "ok"), _rows(root, "rollout", "failed")
+    if ok is None and failed is None:
+        return None
+    ok, failed = ok or [], failed or []
+    backends: dict[str, dict[str, int]] = {}
+    for row in ok:
+        backends.setdefault(row["backend"], {"ok": 0, "failed": 0})["ok"] += 1
+    for row in failed:
+        kind = (row.get("rollout") or {}).get("backend", "?")
+        backends.setdefault(kind, {"ok": 0, "failed": 0})["failed"] += 1
+    turns = [sum(m["role"] == "assistant" for m in row["messages"]) for row in ok]
+    calls = [len(row.get("calls") or []) for row in ok]
+    injected = [call for row in ok for call in row.get("calls") or [] if call.get("injected")]
+    executed = sum(1 for row in ok for call in row.get("calls") or []
+                   if call.get("outcome") != "invalid" and row["backend"] != "env")
+    labelled = [row["labels"] for row in ok if row.get("labels")]
+    labels = None
+    if labelled:
+        labels = {"n": len(labelled),
+                  "mean_f1": round(sum(x["f1"] for x in labelled) / len(labelled), 4),
+                  "mean_precision": round(sum(x["precision"] for x in labelled)
+                                          / len(labelled), 4),
+                  "success_rate": round(sum(bool(x["success"]) for x in labelled)
+                                        / len(labelled), 4)}
+    judged_ok, judged_failed = _rows(root, "judge", "ok"), _rows(root, "judge", "failed")
+    judged = [row for row in (judged_ok or []) + (judged_failed or [])
+              if isinstance((row.get("judgement") or {}).get("overall"), int | float)]
+    unscored = sum(1 for row in judged_failed or []
+                   if (row.get("failure") or {}).get("code") == "unscored")
+    scores = {}
+    from .judges import DIMENSIONS as JUDGE_DIMENSIONS
+
+    for name in ("overall", *JUDGE_DIMENSIONS):
+        values = [row["judgement"]["overall"] if name == "overall"
+                  else row["judgement"]["scores"].get(name) for row in judged]
+        present = [float(v) for v in values if isinstance(v, int | float)]
+        scores[name] = {"mean": round(sum(present) / len(present), 4) if present else None,
+                        "n_a": len(values) - len(present), "bins": _bins(present)}
+    kept = len(judged_ok) if judged_ok is not None else None
+    return {"backends": backends,
+            "failures": dict(Counter(str((row.get("failure") or {}).get("code"))
+                                     for row in failed).most_common()),
+            "turns": _spread(turns), "calls": _spread(calls),
+            "injected": {"failures": len(injected), "executed_calls": executed,
+                         "rate": round(len(injected) / executed, 4) if executed else None,
+                         "by_kind": dict(Counter(call["injected"] for call in injected))},
+            "labels": labels, "judged": len(judged) if judged_ok is not None else None,
+            "unscored": unscored, "scores": scores if judged else {}, "kept": kept,
+            "keep_rate": {"of_judged": round(kept / len(judged), 4) if judged and kept
+                          is not None else None,
+                          "of_rollouts": round(kept / (len(ok) + len(failed)), 4)
+                          if kept is not None and ok + failed else None}}
+
+
 def sft_stats(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Counts, filters, graph sizes, histograms and tokens of an SFT run directory.
 
@@ -45,7 +125,8 @@ def sft_stats(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         "chain_lengths": {length: n}, "stages": {stage: {"ok", "failed",
         "reasons": {code: n}}}, "tasks": {"chain": n, "server": n,
         "augmented": {axis: n}}, "scores": {dimension: {score: n}}, "kept": n |
-        None, "tokens": {"prompt_tokens", "completion_tokens", "by_stage"}}``.
+        None, "tokens": {"prompt_tokens", "completion_tokens", "by_stage"},
+        "trajectories": <:func:`trajectory_stats`> | None}``.
         ``stages`` counts each view's rows (``ok``/``failed``) and its failure
         codes; ``tasks`` and ``scores`` count the scored tasks (all of them,
         before thresholds), or the generated ones when nothing is scored yet.
@@ -109,8 +190,7 @@ def sft_stats(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         if not path.exists():
             continue
         tokens = {"prompt_tokens": 0, "completion_tokens": 0}
-        for row in Journal(path, lambda row, stage=stage: str(row.get(_journal_key(stage)))
-                           ).rows.values():
+        for row in Journal(path, _key_of(stage)).rows.values():
             entries = [entry for entry in row.get("provenance") or []
                        if isinstance(entry, dict) and entry.get("stage") == stage]
             usage = (entries[-1].get("usage") if entries else None) or {}
@@ -119,6 +199,7 @@ def sft_stats(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         result["tokens"]["by_stage"][stage] = tokens
         for name in tokens:
             result["tokens"][name] += tokens[name]
+    result["trajectories"] = trajectory_stats(root)
     return result
 
 
@@ -167,4 +248,34 @@ def format_sft_stats(data: Mapping[str, Any]) -> str:
         lines.append(f"  {name:<26} " + " ".join(f"{s}:{n}" for s, n in histogram.items()))
     if data.get("kept") is not None:
         lines.append(f"kept tasks: {data['kept']}")
+    if data.get("trajectories"):
+        lines.extend(_format_trajectories(data["trajectories"]))
     return "\n".join(lines)
+
+
+def _format_trajectories(data: Mapping[str, Any]) -> list[str]:
+    lines = ["trajectories: " + ", ".join(
+        f"{name} {counts['ok']} ok / {counts['failed']} failed"
+        for name, counts in sorted(data["backends"].items()))]
+    for code, count in data["failures"].items():
+        lines.append(f"  rollout failed x{count}: {code}")
+    turns, calls = data["turns"], data["calls"]
+    lines.append(f"  turns per trajectory {turns['min']}..{turns['max']} (mean {turns['mean']}), "
+                 f"tool calls {calls['min']}..{calls['max']} (mean {calls['mean']})")
+    injected = data["injected"]
+    kinds = ", ".join(f"{k} {v}" for k, v in injected["by_kind"].items()) or "none"
+    lines.append(f"  injected failures: {injected['failures']} of {injected['executed_calls']} "
+                 f"valid calls on real/emulated tools (rate {injected['rate']}; {kinds})")
+    if data.get("labels"):
+        labels = data["labels"]
+        lines.append(f"  env labels: {labels['n']} trajectories, mean F1 {labels['mean_f1']}, "
+                     f"mean precision {labels['mean_precision']}, success rate "
+                     f"{labels['success_rate']}")
+    if data.get("judged") is not None:
+        lines.append(f"  judged {data['judged']}, unscored {data['unscored']}, kept "
+                     f"{data['kept']} (keep rate {data['keep_rate']['of_judged']} of judged, "
+                     f"{data['keep_rate']['of_rollouts']} of rollouts)")
+        for name, dist in data["scores"].items():
+            lines.append(f"    {name:<8} mean {dist['mean']} n/a {dist['n_a']}  "
+                         + " ".join(f"{b}:{n}" for b, n in dist["bins"].items()))
+    return lines
