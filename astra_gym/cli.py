@@ -846,6 +846,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .distractors.command import add_parser as add_distractors_command
 
     add_distractors_command(commands)
+    from .bfcl.cli import add_import_command  # `astra-gym import bfcl`
+
+    add_import_command(commands)
     _add_eval_and_report(commands)
     return parser
 

@@ -8,6 +8,13 @@ contains and answers each with a ``role: "tool"`` message. A turn without a
 tool call is the final answer. Rewards are rule-verified
 (:mod:`astra_gym.rewards`); nothing here calls an LLM.
 
+A task may hold several user turns (``Task.turns``): a turn without a tool
+call then ends the current user turn, and the next user message is the
+observation, until the last turn's answer ends the episode. A task with a
+trusted ``backend`` (BFCL's multi-turn classes, :mod:`astra_gym.bfcl`) runs its
+tools on fresh library instances instead of the sandbox and is judged turn by
+turn as BFCL judges it (docs/bfcl.md).
+
 Example:
     >>> import gymnasium as gym
     >>> import astra_gym
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from collections.abc import Mapping
 from dataclasses import fields
 from functools import lru_cache
@@ -43,6 +51,9 @@ from .rewards import REWARD_MODES, RewardComponents, components, solved_by_resul
 from .runtime import TaskRuntime, ToolRuntime, task_runtime
 from .sandbox import DEFAULT_ISOLATION, Limits, Sandbox, SandboxSession
 from .spaces import AssistantTurnSpace, MessagesSpace
+
+#: ``info["bfcl"]["error_type"]`` of an episode that ended before its last user turn.
+FORCE_TERMINATED_ERROR = "multi_turn:force_terminated"
 
 __all__ = ["DEFAULT_MAX_ACTION_CHARS", "DEFAULT_MAX_CALLS_PER_TURN", "DEFAULT_MAX_TURNS",
            "DEFAULT_SYSTEM_PROMPT", "AstraEnv", "open_pack"]
@@ -213,6 +224,16 @@ class AstraEnv(gym.Env[list, Any]):
         # reached the sandbox (to rebuild the session after unpickling).
         self._results: list[str] = []
         self._sandbox_calls: list[tuple[str, dict[str, Any]]] = []
+        # Multi-user-turn state: the current user turn, steps and parsed calls in it, the
+        # tools still hidden, and the judge of a task with a trusted backend.
+        self._user_turn = 0
+        self._turn_steps = 0
+        self._turn_calls = 0
+        self._hidden: frozenset[str] = frozenset()
+        # Hidden tools that cannot be called yet: all of them, except for a backend task,
+        # whose classes answer every method whether listed or not (as in BFCL).
+        self._blocked: frozenset[str] = frozenset()
+        self._judge: Any = None
         #: The whole conversation of the current episode, assistant turns included.
         self.messages: list[dict[str, Any]] = []
 
@@ -242,7 +263,8 @@ class AstraEnv(gym.Env[list, Any]):
         Returns:
             The system and user messages, and ``info`` with ``task_id``,
             ``tools`` (OpenAI format, in this episode's order), ``pack``,
-            ``domain``, ``language`` and ``episode_seed``.
+            ``domain``, ``language`` and ``episode_seed``; for a task with several
+            user turns also ``user_turn`` (0) and ``user_turns``.
         """
         super().reset(seed=seed)
         task_id = (options or {}).get("task_id")
@@ -252,15 +274,25 @@ class AstraEnv(gym.Env[list, Any]):
             raise KeyError(f"pack {self.pack.name!r} has no task {task_id!r}")
         episode_seed = int(self.np_random.integers(0, 2**31 - 1))
         runtime = self._task_runtime(task_id)
+        task = runtime.task
         tools = runtime.openai_tools()  # a fresh copy: info["tools"] is the caller's
-        drawn = [] if self._distractors is None else \
-            self._distractors.sample(runtime.task, self.np_random)
+        hidden = task.hidden_tools
+        if hidden:
+            tools = [tool for tool in tools if tool["function"]["name"] not in hidden]
+        # A backend task's tools run on library instances: no sandbox, no distractors.
+        drawn = [] if self._distractors is None or task.backend is not None else \
+            self._distractors.sample(task, self.np_random)
         if drawn:
             tools = self._distractors.mix(tools, [name for name, _ in drawn], self.np_random,
                                           shuffled=self.shuffle_tools)
         if self.shuffle_tools and len(tools) > 1:
             tools = [tools[int(i)] for i in self.np_random.permutation(len(tools))]
-        if self._session is not None:
+        judge = None
+        if task.backend is not None:
+            from .bfcl.judge import TurnJudge  # imported only for backend tasks
+
+            judge = TurnJudge(task)
+        elif self._session is not None:
             # Reused: resetting a session costs a fraction of opening one, with the
             # same results as a new session of this seed.
             self._session.reset(episode_seed)
@@ -269,8 +301,14 @@ class AstraEnv(gym.Env[list, Any]):
         self._episode_seed = episode_seed
         self._runtime = runtime
         self._tools = tools
-        self._components = components(runtime.n, (), 0, 0)
+        self._judge = judge
+        self._components = components(runtime.n if judge is None else judge.n, (), 0, 0)
         self._turn = 0
+        self._user_turn = 0
+        self._turn_steps = 0
+        self._turn_calls = 0
+        self._hidden = hidden
+        self._blocked = hidden if judge is None else frozenset()
         self._done = False
         self._results = []
         self._sandbox_calls = []
@@ -280,10 +318,12 @@ class AstraEnv(gym.Env[list, Any]):
         first = [{"role": "system", "content": self._system_message()},
                  *({"role": m["role"], "content": m["content"]} for m in runtime.task.prompt)]
         self.messages = [dict(message) for message in first]
-        task = runtime.task
         info = {"task_id": task.task_id, "tools": tools,
                 "pack": self.pack.name, "domain": task.domain, "language": task.language,
                 "episode_seed": episode_seed}
+        if task.turns:
+            info["user_turn"] = 0
+            info["user_turns"] = 1 + len(task.turns)
         info.update(self._distractor_info(tools, task))
         return first, info
 
@@ -314,6 +354,8 @@ class AstraEnv(gym.Env[list, Any]):
         """
         runtime = self._runtime
         assert runtime is not None
+        if name in self._blocked:  # a later user turn reveals it
+            return None
         tool = runtime.tools.get(name)
         if tool is None and name in self._episode_distractors:
             assert self._distractors is not None
@@ -323,6 +365,8 @@ class AstraEnv(gym.Env[list, Any]):
     def _tool_names(self) -> Any:
         """Names of every listed tool (for the parsers and the unknown-tool message)."""
         assert self._runtime is not None
+        if self._blocked:
+            return [name for name in self._runtime.tools if name not in self._blocked]
         if not self._episode_distractors:
             return self._runtime.tools.keys()
         return [*self._runtime.tools, *self._episode_distractors]
@@ -331,6 +375,8 @@ class AstraEnv(gym.Env[list, Any]):
         """Tool name -> parameters schema of every listed tool (types XML-style values)."""
         assert self._runtime is not None
         schemas = self._runtime.schemas
+        if self._blocked:
+            return {name: schema for name, schema in schemas.items() if name not in self._blocked}
         if not self._episode_distractors:
             return schemas
         extra = {name: tool.tool.parameters for name in self._episode_distractors
@@ -340,7 +386,7 @@ class AstraEnv(gym.Env[list, Any]):
     def _run_call(self, call: ParsedCall, solved: list[str]) -> tuple[str, dict[str, Any]]:
         """Run one call; returns the tool message content and the call's record."""
         runtime = self._runtime
-        assert runtime is not None and self._session is not None
+        assert runtime is not None and (self._session is not None or self._judge is not None)
         record: dict[str, Any] = {"name": call.name, "ok": False, "error_kind": None,
                                   "solved": [], "distractor": False}
         if call.error is not None:
@@ -363,7 +409,9 @@ class AstraEnv(gym.Env[list, Any]):
                 return (f"Error: {call.name}() got {sorted(overlap)[0]!r} both by position and "
                         "by name"), record
             arguments = {**dict(zip(tool.positional, call.args, strict=False)), **arguments}
-        if not tool.validator.is_valid(arguments):
+        # A backend task's methods get any JSON arguments, as BFCL passes them (its own
+        # ground truth does not always match the docs); a bad one is the method's error.
+        if self._judge is None and not tool.validator.is_valid(arguments):
             record["error_kind"] = "invalid_arguments"
             return (f"Error: invalid arguments for {call.name!r}: "
                     f"{tool.validator.error(arguments)}"), record
@@ -375,6 +423,13 @@ class AstraEnv(gym.Env[list, Any]):
             record["error_kind"] = INJECTED_FAILURE
             record["failure"] = failure[0]
             return failure[1], record
+        if self._judge is not None:  # a trusted backend: a method call, never the sandbox
+            ok, text, newly = self._judge.call(tool.tool.function, arguments)
+            record["ok"] = ok
+            record["error_kind"] = None if ok else "exception"
+            solved.extend(newly)
+            record["solved"] = newly
+            return text, record
         self._sandbox_calls.append((tool.tool.name, arguments))
         result = self._session.call(tool.tool.source, tool.tool.function, arguments)
         record["ok"] = result.ok
@@ -400,7 +455,12 @@ class AstraEnv(gym.Env[list, Any]):
             The new tool messages, the reward, ``terminated`` (the turn had no
             tool call: it is the final answer), ``truncated`` (``max_turns``
             reached) and ``info`` (``reward_components``, ``success``,
-            ``calls``, ``parse_errors``, ``turn``, ``task_id``).
+            ``calls``, ``parse_errors``, ``turn``, ``task_id``). In a task with
+            several user turns, a turn without a tool call before the last user
+            turn is not final: the observation is the next user message, and
+            ``info`` has ``user_turn`` (and ``tools``/``tools_added`` when the
+            turn reveals tools). A backend task's turn ends also add
+            ``turn_verdict``, and its last step ``bfcl`` (``valid``, ``error_type``).
 
         Raises:
             RuntimeError: Before ``reset`` or after the episode ended.
@@ -411,7 +471,7 @@ class AstraEnv(gym.Env[list, Any]):
             raise RuntimeError("call reset() before step()")
         if self._done:
             raise RuntimeError("the episode is over (terminated or truncated): call reset()")
-        if self._session is None:  # unpickled mid-episode
+        if self._session is None and self._judge is None:  # unpickled mid-episode
             self._restore_session()
         oversized = self._action_size(action)
         if oversized:
@@ -424,6 +484,7 @@ class AstraEnv(gym.Env[list, Any]):
                                 max_calls=self.max_calls_per_turn,
                                 tool_schemas=self._tool_schemas())
         self._turn += 1
+        self._turn_steps += 1
         before = self._components
         solved = list(before.solved)
         observation: list[dict[str, Any]] = []
@@ -453,18 +514,44 @@ class AstraEnv(gym.Env[list, Any]):
                     f"most {self.max_calls_per_turn} calls run per turn (max_calls_per_turn)")
             observation[-1]["content"] = f"{observation[-1]['content']}\n{note}"
             invalid += turn.dropped
-        after = components(runtime.n, solved, before.calls + len(turn.calls) + turn.dropped,
+        after = components(before.n, solved, before.calls + len(turn.calls) + turn.dropped,
                            before.invalid_calls + invalid,
                            before.injected_failures + sum(
                                record["error_kind"] == INJECTED_FAILURE for record in records),
                            before.distractor_calls + sum(
                                bool(record.get("distractor")) for record in records))
-        terminated = turn.is_final
-        truncated = not terminated and self._turn >= self.max_turns
-        final_answer = runtime.task.final_answer
+        task = runtime.task
+        judge = self._judge
+        self._turn_calls += sum(call.error is None for call in turn.calls)
+        next_turn = None
+        verdict = None
+        forced = False
+        if turn.is_final:
+            if judge is not None:
+                verdict = judge.end_turn(self._turn_calls > 0)
+                if verdict.revoked:  # a failed turn: its calls' credit is withdrawn
+                    after = components(after.n, [sub for sub in after.solved
+                                                 if sub not in verdict.revoked],
+                                       after.calls, after.invalid_calls,
+                                       after.injected_failures, after.distractor_calls)
+            if self._user_turn < len(task.turns):
+                next_turn = task.turns[self._user_turn]
+        elif judge is not None and task.backend is not None and \
+                task.backend.max_steps_per_turn is not None and \
+                self._turn_steps > task.backend.max_steps_per_turn:
+            forced = True  # BFCL's force-quit: too many steps in one user turn
+            judge.force_quit()
+        terminated = turn.is_final and next_turn is None
+        # max_turns counts the steps of one user turn (all of them for a single-turn task).
+        truncated = not terminated and (forced or (next_turn is None
+                                                   and self._turn_steps >= self.max_turns))
+        final_answer = task.final_answer
         hedge = None
-        success = bool(terminated and after.n_solved == after.n and (
-            final_answer is None or contains_answer(turn.content, final_answer)))
+        if judge is not None:
+            success = bool(terminated and judge.valid)
+        else:
+            success = bool(terminated and after.n_solved == after.n and (
+                final_answer is None or contains_answer(turn.content, final_answer)))
         if success and final_answer is not None and self.hedge_rule is not None:
             hedge = self._hedge(turn.content, final_answer)
             success = hedge is None
@@ -479,12 +566,44 @@ class AstraEnv(gym.Env[list, Any]):
             "reward_components": after.as_dict(), "success": success, "calls": records,
             "parse_errors": list(turn.errors), "action_format": turn.format,
             "dropped_calls": turn.dropped}
+        if verdict is not None:
+            info["turn_verdict"] = verdict.as_dict()
+        if judge is not None and (terminated or truncated):
+            # BFCL's verdict: an episode cut short is force-terminated, whatever came before.
+            error = judge.error_type or (None if terminated else FORCE_TERMINATED_ERROR)
+            info["bfcl"] = {"valid": success, "error_type": error}
+        if next_turn is not None:
+            observation = self._next_user_turn(next_turn, info)
         if terminated:
             info["final_answer"] = turn.content
             info["hedged"] = hedge is not None
             if hedge is not None:
                 info["hedge_reason"] = hedge
         return observation, float(reward), terminated, truncated, info
+
+    def _next_user_turn(self, next_turn: Any, info: dict[str, Any]) -> list[dict[str, Any]]:
+        """Open the next user turn: reveal its tools; its user messages are the observation."""
+        runtime = self._runtime
+        assert runtime is not None
+        self._user_turn += 1
+        self._turn_steps = 0
+        self._turn_calls = 0
+        messages = [{"role": "user", "content": m["content"]} for m in next_turn.messages]
+        if next_turn.reveal_tools:
+            revealed = set(next_turn.reveal_tools)
+            self._hidden = self._hidden - revealed
+            self._blocked = self._blocked - revealed
+            added = [tool for tool in runtime.openai_tools()
+                     if tool["function"]["name"] in revealed]
+            self._tools = [*self._tools, *added]  # appended, as BFCL extends its list
+            info["tools"] = pickle.loads(pickle.dumps(self._tools))  # the caller's copy
+            info["tools_added"] = [tool["function"]["name"] for tool in added]
+            if self.tools_in_prompt:  # text agents see the new docs, as in BFCL's prompt mode
+                docs = json.dumps(added, ensure_ascii=False)
+                messages[0]["content"] = f"{docs}\n{messages[0]['content']}"
+        info["user_turn"] = self._user_turn
+        self.messages.extend(dict(message) for message in messages)
+        return messages
 
     def _hedge(self, content: str, final_answer: str) -> str | None:
         """Why a final answer that contains the gold answer is a hedge (None: it commits)."""

@@ -85,7 +85,10 @@ def register_pack(path: str | os.PathLike[str], *, override: bool = True) -> str
 
 
 def register_installed_packs() -> list[str]:
-    """Register the embedded packs, then every pip-installed pack.
+    """Register the embedded packs, every pip-installed pack, then the BFCL ids.
+
+    The BFCL multi-turn ids (``astra/bfcl-mt-<category>-v0``) build their pack
+    from the installed bfcl-eval on first ``gym.make`` (:mod:`astra_gym.bfcl.envs`).
 
     A pack that fails to load is skipped with a warning: one broken
     third-party pack must not break ``import astra_gym``.
@@ -102,6 +105,10 @@ def register_installed_packs() -> list[str]:
         except Exception as exc:  # a bad third-party pack must not break the import
             warnings.warn(f"skipping astra-gym pack at {path}: {type(exc).__name__}: {exc}",
                           RuntimeWarning, stacklevel=2)
+    # BFCL's multi-turn categories: ids only, built from bfcl-eval on the first gym.make.
+    from .bfcl.envs import register_bfcl_envs
+
+    ids += register_bfcl_envs()
     return ids
 
 
@@ -149,5 +156,7 @@ def unknown_env_message(name: str) -> str | None:
     message = f"unknown env id {name!r}."
     if close:
         message += f" Did you mean {' or '.join(close)}?"
+    # Packs first, then the ids built on first use (BFCL's categories).
+    available.sort(key=lambda key: (gym.registry[key].entry_point != ENTRY_POINT, key))
     listed = ", ".join(available[:20]) + (", ..." if len(available) > 20 else "")
     return f"{message} Available: {listed or 'none'} (or give a pack directory)."

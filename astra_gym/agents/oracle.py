@@ -48,15 +48,20 @@ class OracleAgent:
 
     def reset(self, observation: list[Message], info: dict[str, Any]) -> None:
         self._task = self.pack.task(info["task_id"])
-        by_hop: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+        # Per user turn (sub-task ``turn``; one turn for single-turn tasks), the hops.
+        by_turn: dict[int, dict[int, list[tuple[str, dict[str, Any]]]]] = {}
         for sub in self._task.subtasks:
             if sub.gold_call is None:
                 continue
             call = (sub.gold_call.name, sub.gold_call.arguments)
-            calls = by_hop.setdefault(sub.hop_level, [])
-            if call not in calls:  # a merged tool may answer two sub-questions at once
+            calls = by_turn.setdefault(sub.turn, {}).setdefault(sub.hop_level, [])
+            # A merged tool may answer two sub-questions at once; a backend task's
+            # repeated call (BFCL's cd('..') twice) is meant.
+            if call not in calls or self._task.backend is not None:
                 calls.append(call)
-        self._hops = [by_hop[hop] for hop in sorted(by_hop)]
+        turns = [by_turn.get(turn, {}) for turn in range(1 + len(self._task.turns))]
+        self._turns = [[hops[hop] for hop in sorted(hops)] for hops in turns]
+        self._hops = self._turns.pop(0)
         self._last = []
 
     def _final_answer(self) -> str:
@@ -74,6 +79,8 @@ class OracleAgent:
         if not calls:
             if not self._hops:
                 self._last = []
+                if self._turns:  # this user turn is done: answer it; the next one follows
+                    self._hops = self._turns.pop(0)
                 return self._final_answer()
             calls = self._hops.pop(0)
         self._last = calls

@@ -140,6 +140,8 @@ async def play_episode(item: PlannedEpisode, envs: EnvPool, client: ChatClient, 
                           "parse_errors": info.get("parse_errors", []),
                           "dropped_calls": info.get("dropped_calls", 0)})
             conversation.extend(_api_messages(list(unwrapped.messages[before:]), mode))
+            if mode == "native" and "tools" in info:  # a user turn revealed tools
+                tools = info["tools"]
             if terminated or truncated:
                 break
         components = dict(info["reward_components"])

@@ -7,7 +7,7 @@ See ``docs/packs.md``.
 """
 
 from .discovery import EMBEDDED_PACKS, demo_pack_path, embedded_pack_path, installed_packs
-from .model import GoldCall, SubTask, Task, TaskSource, Tool
+from .model import Backend, BackendClass, GoldCall, SubTask, Task, TaskSource, Tool, UserTurn
 from .packaging import ENTRY_POINT_GROUP, distribution_name, package_name, write_packaging
 from .schemas import FORMAT_VERSION, PackFormatError, validate_manifest, validate_task
 from .store import MANIFEST_FILE, PACK_NAME_PATTERN, TASKS_FILE, Pack, dump_task_line, write_pack
@@ -19,6 +19,8 @@ __all__ = [
     "MANIFEST_FILE",
     "PACK_NAME_PATTERN",
     "TASKS_FILE",
+    "Backend",
+    "BackendClass",
     "GoldCall",
     "Pack",
     "PackFormatError",
@@ -26,6 +28,7 @@ __all__ = [
     "Task",
     "TaskSource",
     "Tool",
+    "UserTurn",
     "demo_pack_path",
     "distribution_name",
     "dump_task_line",
