@@ -63,6 +63,7 @@ from .source import (
 __all__ = [
     "HOP_CALLS",
     "IMPORTER_VERSION",
+    "KNOWN_WAIVERS",
     "build_task",
     "call_string",
     "convert_schema",
@@ -72,7 +73,19 @@ __all__ = [
 ]
 
 #: Bumped whenever the packs this importer writes change (it versions the user cache).
-IMPORTER_VERSION = 1
+IMPORTER_VERSION = 2
+
+_WATCHLIST_139 = ("BFCL's initial state already has ZETA on the watchlist, so any "
+                  "add_to_watchlist call returns the ground-truth result and leaves the "
+                  "ground-truth state, and BFCL's own checker passes the turn for any argument; "
+                  "kept so that accuracies stay comparable with BFCL's (docs/bfcl.md)")
+#: Validation failures of BFCL's own data, kept on purpose: (task id, check) -> reason.
+#: Found by validating all 800 entries; ``astra-gym validate`` reports them as warnings.
+KNOWN_WAIVERS = {
+    ("multi_turn_base_139", "gameability"): _WATCHLIST_139,
+    ("multi_turn_long_context_139", "gameability"): _WATCHLIST_139,
+    ("multi_turn_miss_param_139", "gameability"): _WATCHLIST_139,
+}
 #: Ground-truth calls per hop (one oracle step); BFCL has turns of up to 34 calls.
 HOP_CALLS = 16
 
@@ -340,7 +353,10 @@ def import_bfcl(out: str | os.PathLike[str], categories: Iterable[str] = tuple(C
         directory = Path(out) / name
         calls = sum(len(task.subtasks) for task in tasks)
         _check_tasks(tasks)
-        write_pack(directory, name, 0, tasks, prevalidated=True,
+        ids = {task.task_id for task in tasks}
+        waivers = [{"task_id": task_id, "check": check, "reason": reason}
+                   for (task_id, check), reason in KNOWN_WAIVERS.items() if task_id in ids]
+        write_pack(directory, name, 0, tasks, prevalidated=True, validation_waivers=waivers,
                    validation={"rows": len(rows), "compiled": len(tasks), "rejected": 0,
                                "gold_calls_replayed": calls},
                    sources=list(category_files(category)),

@@ -115,7 +115,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
 def write_pack(directory: str | os.PathLike[str], name: str, version: int,
                tasks: Iterable[Task], *, validation: Mapping[str, Any],
                sources: Iterable[str] = (), compiler: Mapping[str, Any] | None = None,
-               description: str | None = None, prevalidated: bool = False) -> dict[str, Any]:
+               description: str | None = None, prevalidated: bool = False,
+               validation_waivers: Iterable[Mapping[str, str]] = ()) -> dict[str, Any]:
     """Write ``tasks.jsonl`` and ``manifest.json`` into ``directory``.
 
     Every task is checked against ``task.schema.json`` here, once, and the
@@ -134,6 +135,9 @@ def write_pack(directory: str | os.PathLike[str], name: str, version: int,
         description: One-line human description.
         prevalidated: The caller has checked every task against the schema
             already (e.g. tasks read from a validated pack): skip the check.
+        validation_waivers: Known validation failures the pack keeps on purpose,
+            ``{"task_id", "check", "reason"}`` each (``astra-gym validate`` reports
+            them as warnings that give the reason); written only when given.
 
     Returns:
         The manifest that was written.
@@ -157,6 +161,13 @@ def write_pack(directory: str | os.PathLike[str], name: str, version: int,
     manifest = build_manifest(name, version, tasks, payload, validation=validation,
                               sources=sources, compiler=compiler, description=description)
     manifest["schema_checked"] = manifest["content_hash"]
+    waivers = [dict(waiver) for waiver in validation_waivers]
+    unknown = sorted({w.get("task_id") for w in waivers} - seen, key=str)
+    if unknown:
+        raise ValueError(f"validation waivers name tasks the pack does not have: {unknown}")
+    if waivers:
+        manifest["validation_waivers"] = waivers
+    validate_manifest(manifest, "the manifest being written")
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
     _atomic_write(root / TASKS_FILE, payload)

@@ -10,13 +10,14 @@ compares against it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import multiprocessing
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -292,8 +293,10 @@ def validate(target: str | os.PathLike[str], checks: Iterable[str] | None = None
     options = options or CheckOptions()
     env_id, pack = resolve_target(target)
     # The bytes are hashed against the manifest here, never taken from the index cache.
-    all_ids = Pack(pack, index_cache=False).task_ids
+    opened = Pack(pack, index_cache=False)
+    all_ids = opened.task_ids
     ids = list(task_ids) if task_ids is not None else list(all_ids)
+    waivers = pack_waivers(opened.manifest)
     if not ids:
         problem = ("the pack has no tasks: nothing to train on (did every row fail to "
                    "compile? see the compile report)" if task_ids is None else
@@ -309,6 +312,7 @@ def validate(target: str | os.PathLike[str], checks: Iterable[str] | None = None
     with Progress(len(items), f"validate {env_id}", enabled=progress) as bar:
         def collect(task_results: list[CheckResult]) -> None:
             for result in task_results:
+                result = apply_waiver(result, waivers)
                 results.append(result)
                 if on_result is not None:
                     on_result(result)
@@ -325,6 +329,30 @@ def validate(target: str | os.PathLike[str], checks: Iterable[str] | None = None
                 for task_results in pool.map(_check_task, items, chunksize=1):
                     collect(task_results)
     return ValidationReport(env_id, pack, selected, results, time.perf_counter() - start)
+
+
+def pack_waivers(manifest: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    """The manifest's ``validation_waivers``: ``(task_id, check) -> reason``.
+
+    A waiver is written by the pack's builder for a failure it knows and keeps
+    on purpose (a BFCL entry whose data makes it gameable, kept so that scores
+    stay comparable with BFCL's), with the reason.
+    """
+    return {(entry["task_id"], entry["check"]): entry["reason"]
+            for entry in manifest.get("validation_waivers") or ()}
+
+
+def apply_waiver(result: CheckResult, waivers: Mapping[tuple[str, str], str]) -> CheckResult:
+    """A failed result that the pack waives becomes a warning that says so.
+
+    Only ``failed`` turns into ``warning`` (never ``errored``: a check that could
+    not run proves nothing), and ``--strict`` still fails on it.
+    """
+    reason = waivers.get((result.task_id, result.check))
+    if reason is None or result.status != "failed":
+        return result
+    return dataclasses.replace(result, status="warning",
+                               message=f"waived by the pack ({reason}): {result.message}")
 
 
 def installed_location(path: str | os.PathLike[str]) -> str | None:

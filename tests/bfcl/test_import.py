@@ -14,7 +14,13 @@ import gymnasium as gym
 
 import astra_gym
 from astra_gym.bfcl import envs as bfcl_envs
-from astra_gym.bfcl.importer import build_task, convert_schema, pack_name, signature_stub
+from astra_gym.bfcl.importer import (
+    IMPORTER_VERSION,
+    build_task,
+    convert_schema,
+    pack_name,
+    signature_stub,
+)
 from astra_gym.bfcl.source import INSTALL_COMMAND, BfclMissingError, load_category, require_bfcl
 from astra_gym.cli import main
 from astra_gym.pack import Pack
@@ -161,7 +167,8 @@ def test_env_ids_are_registered_and_build_into_the_cache_once(tmp_path, monkeypa
     env = gym.make("astra/bfcl-mt-miss-param-v0")
     path = env.unwrapped.pack.path
     assert path.parent.parent == tmp_path / "bfcl"
-    assert path.parent.name == f"{require_bfcl()}-i1" and path.name == "bfcl-mt-miss-param"
+    assert path.parent.name == f"{require_bfcl()}-i{IMPORTER_VERSION}"
+    assert path.name == "bfcl-mt-miss-param"
     _, info = env.reset(seed=0)
     assert info["task_id"].startswith("multi_turn_miss_param_") and info["user_turns"] > 1
     env.close()

@@ -41,3 +41,31 @@ def test_the_multi_turn_checks_pass_where_they_once_failed(bfcl_packs, lazy_bfcl
                       jobs=1, progress=False)
     assert {r.check: r.status for r in report.results} == {
         "gold": "passed", "noop": "passed", "fuzz": "passed"}, report.results
+
+
+def test_a_known_bfcl_data_quirk_is_a_waived_warning_and_only_that(bfcl_packs, tmp_path,
+                                                                   lazy_bfcl_ids):
+    """Entry 139 is gameable in BFCL's own data: the pack waives that one failure, with the
+    reason; validation passes (not under --strict), and without the waiver it fails."""
+    import json
+    import shutil
+
+    task_id = "multi_turn_base_139"
+    report = validate(bfcl_packs["base"], ["gameability"], task_ids=[task_id], jobs=1,
+                      progress=False)
+    (result,) = report.results
+    assert result.status == "warning" and result.message.startswith("waived by the pack (")
+    assert "ZETA" in result.message and report.ok and not report.strict_ok
+    # The same pack without its waivers: the check fails as it should.
+    copy = tmp_path / "bfcl-mt-base-nowaiver"
+    shutil.copytree(bfcl_packs["base"], copy)
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["validation_waivers"]
+    manifest["name"] = "bfcl-mt-base-nowaiver"
+    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    report = validate(copy, ["gameability"], task_ids=[task_id], jobs=1, progress=False)
+    assert [r.status for r in report.results] == ["failed"] and not report.ok
+    # A waiver covers its (task, check) only: another task's gameability is checked as usual.
+    other = validate(bfcl_packs["base"], ["gameability"], task_ids=["multi_turn_base_138"],
+                     jobs=1, progress=False)
+    assert [r.status for r in other.results] == ["passed"]

@@ -227,3 +227,33 @@ def test_a_pack_reads_tasks_from_threads_and_after_pickling(tmp_path):
         assert [copy.task(f"t{n}") for n in range(40)] == tasks
     finally:
         store.TASK_CACHE_SIZE = saved
+
+
+def test_validation_waivers_are_written_checked_and_read(tmp_path):
+    from astra_gym.validation.runner import CheckResult, apply_waiver, pack_waivers
+
+    tasks = [make_task("t1"), make_task("t2")]
+    waiver = {"task_id": "t2", "check": "gameability", "reason": "known data quirk"}
+    manifest = write_pack(tmp_path / "p", "unit", 1, tasks, validation_waivers=[waiver],
+                          validation={"rows": 2, "compiled": 2, "rejected": 0})
+    assert Pack(tmp_path / "p").manifest["validation_waivers"] == [waiver]
+    waivers = pack_waivers(manifest)
+    failed = CheckResult("t2", "gameability", "failed", "an adversary scored 0.7", 0.1)
+    assert apply_waiver(failed, waivers).status == "warning"
+    assert apply_waiver(failed, waivers).message == (
+        "waived by the pack (known data quirk): an adversary scored 0.7")
+    # Only that task's failure of that check; an errored check is never waived.
+    for other in (CheckResult("t1", "gameability", "failed", "x", 0.1),
+                  CheckResult("t2", "gold", "failed", "x", 0.1),
+                  CheckResult("t2", "gameability", "errored", "x", 0.1)):
+        assert apply_waiver(other, waivers) is other
+    # Without waivers the manifest has no such field (older packs stay byte-identical).
+    assert "validation_waivers" not in write(tmp_path / "q", tasks)
+    with pytest.raises(ValueError, match="does not have"):
+        write_pack(tmp_path / "r", "unit", 1, tasks,
+                   validation_waivers=[{**waiver, "task_id": "t9"}],
+                   validation={"rows": 2, "compiled": 2, "rejected": 0})
+    with pytest.raises(PackFormatError):
+        write_pack(tmp_path / "s", "unit", 1, tasks,
+                   validation_waivers=[{"task_id": "t1", "check": "gold"}],
+                   validation={"rows": 2, "compiled": 2, "rejected": 0})
