@@ -257,3 +257,22 @@ def test_a_bool_status_code_is_not_an_http_status():
     exc = RuntimeError("odd")
     exc.status_code = True
     assert client()._classify(exc) is None
+
+
+def test_a_response_the_sdk_cannot_validate_is_transient():
+    request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+    response = httpx.Response(200, request=request, content=b"[]")
+    exc = openai.APIResponseValidationError(response=response, body=[])
+    transient, reason, status, after = client()._classify(exc)
+    assert (transient, status, after) == (True, None, None)
+    assert reason.startswith("the response is not a chat completion "
+                             "(APIResponseValidationError: ")
+
+
+def test_an_sdk_object_without_optional_fields_is_read_without_error():
+    # SDK models may lack attributes such as refusal or usage: they read as absent
+    bare = SimpleNamespace(choices=[SimpleNamespace(message=SimpleNamespace(content=None),
+                                                    finish_reason="stop")])
+    assert unusable(bare) == "empty reply (finish_reason 'stop')"
+    ok = SimpleNamespace(choices=[SimpleNamespace(message=SimpleNamespace(content="hi"))])
+    assert llm._read(ok)[:4] == ("hi", None, [], {})
