@@ -240,3 +240,57 @@ def test_an_unclosed_last_block_of_exactly_the_length_limit_is_decoded():
     body = head + "a" * (MAX_CALL_CHARS - len(head) - 3) + '"}}'
     assert said("<tool_call>" + body) == [("f", {"x": "a" * (MAX_CALL_CHARS - len(head) - 3)},
                                            None)]
+
+
+# -- the rescan budget of find_hermes_blocks ---------------------------------------------
+# A block whose JSON quotes a closing tag is rescued by decoding past the tag, for the
+# first _JSON_RETRIES (8) broken blocks of a turn only: that keeps a hostile turn of many
+# broken blocks linear. These pin which blocks spend the budget.
+
+_QUOTING = '<tool_call>{"name": "f", "arguments": {"x": "a</tool_call>b"}}</tool_call>'
+_RESCUED = '{"name": "f", "arguments": {"x": "a</tool_call>b"}}'
+_BROKEN = '<tool_call>{"name": </tool_call>'  # starts like JSON, cannot be decoded or extended
+
+
+def _last_body(text: str) -> str:
+    from astra_gym.parsers.hermes import find_hermes_blocks
+
+    return find_hermes_blocks(text)[-1].body
+
+
+def test_seven_broken_blocks_leave_the_budget_for_one_more_rescue():
+    from astra_gym.parsers.hermes import _JSON_RETRIES
+
+    assert _JSON_RETRIES == 8
+    assert _last_body(_BROKEN * 7 + _QUOTING) == _RESCUED
+
+
+@pytest.mark.parametrize("broken", [
+    _BROKEN,
+    '<tool_call>{"a": 1} junk</tool_call>',  # decodes, but ends before the tag: no rescue
+])
+def test_eight_broken_blocks_spend_the_budget_and_the_next_is_cut_at_its_quoted_tag(broken):
+    assert _last_body(broken * 8 + _QUOTING) == '{"name": "f", "arguments": {"x": "a'
+    assert _last_body(broken * 7 + _QUOTING) == _RESCUED
+
+
+def test_blocks_that_are_not_json_or_are_valid_json_spend_nothing():
+    not_json = "<tool_call>X</tool_call>"
+    valid = '<tool_call>{"name": "g"}</tool_call>'
+    assert _last_body(not_json * 20 + _QUOTING) == _RESCUED
+    assert _last_body(valid * 20 + _QUOTING) == _RESCUED
+
+
+def test_a_rescued_value_may_be_exactly_max_call_chars_and_no_longer():
+    from astra_gym.parsers.hermes import MAX_CALL_CHARS
+
+    def quoting_value(size: int) -> str:
+        head = '{"name": "f", "arguments": {"x": "</tool_call>", "p": "'
+        value = head + "a" * (size - len(head) - 3) + '"}}'
+        assert len(value) == size
+        return value
+
+    at_limit = quoting_value(MAX_CALL_CHARS)
+    assert _last_body(f"<tool_call>{at_limit}</tool_call>") == at_limit
+    over = quoting_value(MAX_CALL_CHARS + 1)
+    assert _last_body(f"<tool_call>{over}</tool_call>") != over
