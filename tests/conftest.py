@@ -9,6 +9,12 @@ from hypothesis import settings
 
 from astra_gym.sandbox import Sandbox
 
+# --doctest-modules (pyproject addopts) would also import this file as a test module,
+# by the plain name "conftest"; a package sorted before it with its own conftest.py
+# (tests/bfcl) is already in sys.modules under that name, and pytest stops with an
+# "import file mismatch". This file has no doctests: leave it to the conftest loader.
+collect_ignore = ["conftest.py"]
+
 # CI runs hypothesis derandomized (ASTRA_HYPOTHESIS_PROFILE=ci in .ci/run): a red CI
 # must mean a regression, not an unlucky draw. Locally the default profile keeps
 # exploring new examples on every run.
