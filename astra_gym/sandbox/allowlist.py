@@ -290,7 +290,9 @@ ALLOWLIST: dict[str, dict[str, tuple[str, str]]] = {
             DefaultDict Type"""),
         "TypeVar": (SAFE, "a named placeholder; no attribute access by caller-chosen name"),
         "cast": (SAFE, "returns its argument"),
-        "NamedTuple": (WRAPPED, "the functional form goes through the capped namedtuple"),
+        "NamedTuple": (WRAPPED, "the functional form goes through the capped namedtuple; "
+                       "the class form gets its annotated names as fields, under the same "
+                       "caps"),
         "TypedDict": (REMOVED, "builds classes in host Python with one type check per field "
                       "no tick sees; annotations are stripped in the sandbox anyway"),
     },

@@ -43,10 +43,12 @@ from RestrictedPython.transformer import RestrictingNodeTransformer
 
 from .guards import GUARDED_METHODS
 
-__all__ = ["POLICY_VERSION", "CompiledTool", "compile_tool", "source_hash"]
+__all__ = ["ANNOTATED_FIELDS", "POLICY_VERSION", "CompiledTool", "compile_tool", "source_hash"]
 
 #: Bump when the transformation changes: it is part of the cache key.
-POLICY_VERSION = "astra-sandbox-7"
+POLICY_VERSION = "astra-sandbox-8"
+#: The class-body name that carries a class's annotated names to the class builder.
+ANNOTATED_FIELDS = "_astra_annotated_fields_"
 
 _CACHE_SIZE = 4096
 _HANDLER_OPS = 100  # operations charged on entering an except handler
@@ -326,6 +328,22 @@ class SandboxPolicy(RestrictingNodeTransformer):
     """RestrictedPython's policy plus subscript augmented assignment and
     annotated assignment (both common in LLM-written code, both refused by
     RestrictedPython itself)."""
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.AST:
+        # The annotated names of a class body, in order, survive as one tuple of
+        # strings (`x: int` alone declares nothing at runtime here, see below):
+        # the class builder turns them into the fields of a ``typing.NamedTuple``
+        # class. The name starts with "_", so tool code can neither set nor read it.
+        fields = [statement.target.id for statement in node.body
+                  if isinstance(statement, ast.AnnAssign) and statement.simple
+                  and isinstance(statement.target, ast.Name)]
+        built = super().visit_ClassDef(node)
+        if fields and isinstance(built, ast.ClassDef):
+            record = ast.Assign(targets=[ast.Name(ANNOTATED_FIELDS, ast.Store())],
+                                value=ast.Tuple([ast.Constant(name) for name in fields],
+                                                ast.Load()))
+            built.body.insert(0, ast.fix_missing_locations(ast.copy_location(record, node)))
+        return built
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST:
         # `x: int = 0` -> `x = 0`; a bare `x: int` declares nothing at runtime.

@@ -27,9 +27,9 @@ from .errors import BudgetExceeded, SandboxLimitError
 from .guards import build_hooks
 from .limits import Limits
 from .meter import Meter
-from .modules import ALLOWED_MODULES, DECIMAL_CONTEXT, ModuleTable
+from .modules import _MAX_FIELDS, _MAX_NAME, ALLOWED_MODULES, DECIMAL_CONTEXT, ModuleTable
 from .ordering import mask_addresses, stable_str
-from .policy import compile_tool
+from .policy import ANNOTATED_FIELDS, compile_tool
 from .render import render_output
 from .result import ErrorKind, ToolResult
 from .standins import adopt_bases, mro_of, real_type
@@ -58,6 +58,27 @@ _STAND_IN_NAMES = ("str", "int", "float", "complex", "list", "tuple", "set", "fr
                    "range")
 # typing.NamedTuple's class form: its metaclass builds a plain namedtuple class.
 _NAMED_TUPLE_BASE = getattr(typing, "_NamedTuple", None)
+
+
+def _named_tuple_fields(name: str, fields: Any, namespace: dict[str, Any]) -> None:
+    """Give a ``typing.NamedTuple`` class body its fields, as Python would.
+
+    The sandbox's policy drops annotations (``x: int`` declares nothing), which
+    would leave such a class without fields; its annotated names come back from
+    the policy as a tuple of identifiers, and become ``__annotations__`` (the
+    types as ``object``: only the names and their order matter at runtime), the
+    same caps as ``collections.namedtuple`` applying.
+    """
+    if not (isinstance(fields, tuple) and all(type(field) is str for field in fields)):
+        raise TypeError(f"class {name[:40]!r}: malformed field list")  # pragma: no cover
+    if len(fields) > _MAX_FIELDS:
+        raise ValueError(f"NamedTuple {name[:40]!r}: {len(fields):,} fields; the sandbox "
+                         f"allows {_MAX_FIELDS}")
+    for field in fields:
+        if len(field) > _MAX_NAME:
+            raise ValueError(f"NamedTuple {name[:40]!r}: field names are limited to "
+                             f"{_MAX_NAME} characters in the sandbox")
+    namespace["__annotations__"] = dict.fromkeys(fields, object)
 
 
 def _label(base: Any) -> str:
@@ -303,6 +324,10 @@ class InProcessSession:
         answers process-wide.
         """
         bases, constructors = adopt_bases(name, bases, self._stand_in_for)
+        # The class body's annotated names (policy.visit_ClassDef); never an attribute.
+        fields = namespace.pop(ANNOTATED_FIELDS, ())
+        if _NAMED_TUPLE_BASE is not None and _NAMED_TUPLE_BASE in bases:
+            _named_tuple_fields(name, fields, namespace)
         for base in bases:
             kind = type(base)
             if kind is not type and base is not _NAMED_TUPLE_BASE:
