@@ -65,7 +65,7 @@ def is_error_shaped(output: str) -> bool:
     text = output.lstrip()
     if text[:6].casefold() == "error:":
         return True
-    if not text.startswith("{"):
+    if not text.startswith("{") or not _may_name_an_error_key(text):
         return False
     try:
         value = json.loads(text)
@@ -80,6 +80,20 @@ def is_error_shaped(output: str) -> bool:
     if isinstance(status, str) and status.strip().casefold() in ERROR_STATUSES:
         return True
     return any(value.get(flag) is False for flag in _FAILURE_FLAGS)
+
+
+def _may_name_an_error_key(text: str) -> bool:
+    """False only when no key of the JSON object ``text`` can make it an error report.
+
+    Parsing is what :func:`is_error_shaped` costs on a result that contains an
+    answer, so the common case (no such key anywhere in the text) is ruled out by
+    substring tests first. Without a ``\\u`` escape every key appears literally in
+    the text, and case folding maps character by character, so a key whose
+    ``casefold()`` is an error key leaves ``"error"`` in the folded text; ``status``,
+    ``success`` and ``ok`` are matched exactly, quotes included.
+    """
+    return ("\\u" in text or '"status"' in text or '"success"' in text or '"ok"' in text
+            or "error" in text.casefold())
 
 
 def argument_values(arguments: Any) -> list[str]:

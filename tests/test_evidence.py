@@ -174,3 +174,68 @@ def test_solves_is_the_brute_force_rule(raw, data):
     answer = data.draw(pieces(text))
     echoed = data.draw(st.lists(pieces(text), max_size=3))
     assert solves(text, answer, echoed) == _reference_solves(text, answer, echoed)
+
+
+# -- the pre-check of is_error_shaped keeps the rule's semantics -------------------------
+
+def _error_shaped_by_parsing(output: str) -> bool:
+    """The rule as it was before the substring pre-check (always parses)."""
+    from astra_gym.evidence import _FAILURE_FLAGS, ERROR_KEYS, ERROR_STATUSES
+
+    text = output.lstrip()
+    if text[:6].casefold() == "error:":
+        return True
+    if not text.startswith("{"):
+        return False
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    if not isinstance(value, dict):
+        return False
+    for key, item in value.items():
+        if isinstance(key, str) and key.casefold() in ERROR_KEYS and item:
+            return True
+    status = value.get("status")
+    if isinstance(status, str) and status.strip().casefold() in ERROR_STATUSES:
+        return True
+    return any(value.get(flag) is False for flag in _FAILURE_FLAGS)
+
+
+# Keys near the error keys: case, the long s (casefolds to "s"), the Kelvin sign, a
+# dotless i, and plain data keys.
+_KEYS = st.sampled_from(["error", "Error", "ERRORS", "errors", "error_message", "ErrorMessage",
+                         "erroſ", "errorſ", "error_meſſage", "status", "Status", "ſtatus",
+                         "success", "ok", "OK", "ıok", "city", "temperature", "msg", "errno",
+                         "\u212aelvin", "résumé"]) | st.text(max_size=8)
+_VALUES = st.none() | st.booleans() | st.integers(-2, 2) | st.sampled_from(
+    ["", "error", " Failed ", "FAIL", "ok", "done", "ſ"]) | st.text(max_size=6)
+
+
+@settings(max_examples=1500, derandomize=True)
+@given(st.dictionaries(_KEYS, _VALUES, max_size=5), st.booleans(), st.sampled_from(["", " \n"]))
+def test_the_error_pre_check_agrees_with_always_parsing(obj, ascii_only, lead):
+    text = lead + json.dumps(obj, ensure_ascii=ascii_only)  # ascii: keys as \\u escapes
+    assert is_error_shaped(text) == _error_shaped_by_parsing(text)
+
+
+@pytest.mark.parametrize("text", [
+    '{"\\u0065rror": "boom"}',           # a key spelled with an escape
+    '{"ERROR": 1}', '{"errorſ": 1}',      # upper case; the long s folds to "s"
+    '{"status": "Failed"}', '{"success": false}', '{"ok": false}',
+    '{"errorMessage": "x", "city": "Paris"}',
+])
+def test_every_way_of_naming_an_error_key_still_parses(text):
+    assert is_error_shaped(text) and _error_shaped_by_parsing(text)
+
+
+def test_a_result_without_any_error_key_is_not_parsed(monkeypatch):
+    import astra_gym.evidence as evidence
+
+    def no_parsing(_text):
+        raise AssertionError("parsed a result that cannot name an error")
+
+    monkeypatch.setattr(evidence.json, "loads", no_parsing)
+    assert not is_error_shaped('{"city": "Paris", "temperature": "18.5 °C"}')
+    with pytest.raises(AssertionError, match="parsed"):
+        is_error_shaped('{"city": "Paris", "Status": "x", "status": "ok"}')

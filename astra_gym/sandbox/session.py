@@ -152,6 +152,40 @@ def describe_exception(exc: BaseException) -> str:
     return f"{described} (line {line})" if line is not None else described
 
 
+#: ``id(code) -> (code, defaults, keyword defaults, binding)``: a function's accepted
+#: and required keyword names depend only on its code and which parameters have
+#: defaults. Each episode re-runs the tool module and makes new function objects of
+#: the same (cached) code, so the sets are kept per code object, across sessions.
+#: The entry holds the code object itself: its id cannot be reused while cached.
+_BINDINGS: dict[int, tuple[Any, int, frozenset[str], tuple[frozenset[str] | None,
+                                                            frozenset[str]]]] = {}
+_BINDINGS_SIZE = 4096
+
+
+def _binding(func: Any, code: Any) -> tuple[frozenset[str] | None, frozenset[str]]:
+    """(accepted keyword names, or None for ``**kwargs``; required names) of ``func``."""
+    defaults = len(func.__defaults__ or ())
+    keyword_defaults = frozenset(func.__kwdefaults__ or ())
+    entry = _BINDINGS.get(id(code))
+    if (entry is not None and entry[0] is code and entry[1] == defaults
+            and entry[2] == keyword_defaults):
+        return entry[3]
+    names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+    positional_only = set(code.co_varnames[:code.co_posonlyargcount])
+    positional = code.co_varnames[:code.co_argcount]
+    required = {n for n in positional[:len(positional) - defaults] if n not in positional_only}
+    required |= {n for n in code.co_varnames[code.co_argcount:code.co_argcount
+                                             + code.co_kwonlyargcount]
+                 if n not in keyword_defaults}
+    takes_any = bool(code.co_flags & 0x08)  # CO_VARKEYWORDS
+    accepted = None if takes_any else frozenset(set(names) - positional_only)
+    binding = (accepted, frozenset(required))
+    if len(_BINDINGS) >= _BINDINGS_SIZE:
+        _BINDINGS.clear()  # rare: only a process that met thousands of distinct tools
+    _BINDINGS[id(code)] = (code, defaults, keyword_defaults, binding)
+    return binding
+
+
 _filter_lock = threading.Lock()
 _filter_installed = False
 
@@ -292,8 +326,6 @@ class InProcessSession:
         # Source text -> namespace: skips re-hashing the source on every call
         # (str caches its hash, so repeat lookups are O(1)).
         self._by_source: dict[str, dict[str, Any]] = {}
-        # Function -> (accepted keyword names or None for **kwargs, required names).
-        self._bindings: dict[Any, tuple[frozenset[str] | None, frozenset[str]]] = {}
 
     # -- hooks that need the session ----------------------------------------
     def _import(self, name: str, globals: Any = None, locals: Any = None,
@@ -499,29 +531,14 @@ class InProcessSession:
         Checked before the call so a calling-convention mistake (an argument
         the function does not take, a required one missing) is reported as
         ``bad_arguments``, distinct from a ``TypeError`` raised inside the
-        tool. The parameter sets are read once per function (a dict lookup
-        and two set operations per call).
+        tool. The parameter sets are read once per code object (:func:`_binding`),
+        so the first call of an episode, whose function is new, costs a dict
+        lookup and two set operations like every later one.
         """
-        binding = self._bindings.get(func)
-        if binding is None:
-            code = getattr(func, "__code__", None)
-            if code is None:
-                return None  # not a plain function (a class): let the call decide
-            names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
-            positional_only = set(code.co_varnames[:code.co_posonlyargcount])
-            defaults = len(func.__defaults__ or ())
-            keyword_defaults = set(func.__kwdefaults__ or ())
-            positional = code.co_varnames[:code.co_argcount]
-            required = {n for n in positional[:len(positional) - defaults]
-                        if n not in positional_only}
-            required |= {n for n in code.co_varnames[code.co_argcount:code.co_argcount
-                                                     + code.co_kwonlyargcount]
-                         if n not in keyword_defaults}
-            takes_any = bool(code.co_flags & 0x08)  # CO_VARKEYWORDS
-            accepted = None if takes_any else frozenset(set(names) - positional_only)
-            binding = (accepted, frozenset(required))
-            self._bindings[func] = binding
-        accepted, required = binding
+        code = getattr(func, "__code__", None)
+        if code is None:
+            return None  # not a plain function (a class): let the call decide
+        accepted, required = _binding(func, code)
         keys = kwargs.keys()
         if (accepted is None or accepted >= keys) and required <= keys:
             return None  # the common case, decided by two C-level set comparisons
@@ -549,7 +566,6 @@ class InProcessSession:
             self.seed = seed
         self._namespaces.clear()
         self._by_source.clear()
-        self._bindings.clear()
         self._classes.clear()
         self._hooks["forget_classes"]()
         self._printed.clear()
