@@ -38,6 +38,7 @@ import json
 import keyword
 import math
 import re
+import string
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
@@ -96,8 +97,26 @@ _UNKNOWN_TOOLS = ("get_weather", "search", "web_search", "lookup", "calculator",
 _ANSWER_KEYS = ("answer", "result", "total", "city", "date", "status", "items", "price",
                 "value", "note")
 
+_UPPER, _LOWER, _DIGITS = string.ascii_uppercase, string.ascii_lowercase, string.digits
+
+
+def _chars(alphabet: str, low: int, high: int) -> SearchStrategy[str]:
+    """``[alphabet]{low,high}``: the fixed-shape patterns below, without ``st.from_regex``.
+
+    ``from_regex`` costs about twice a plain ``st.text`` per draw, and ``fuzz`` draws
+    thousands of these; each pattern is spelled out next to its strategy.
+    """
+    return st.text(alphabet, min_size=low, max_size=high)
+
+
+def _joined(*parts: SearchStrategy[str] | str) -> SearchStrategy[str]:
+    """The concatenation of ``parts`` (strategies, or literal text)."""
+    return st.tuples(*(st.just(part) if isinstance(part, str) else part
+                       for part in parts)).map("".join)
+
+
 _DATES = st.dates(min_value=date(2000, 1, 1), max_value=date(2035, 12, 31))
-_IDS = st.from_regex(r"[A-Z]{2,4}-[0-9]{3,6}", fullmatch=True)
+_IDS = _joined(_chars(_UPPER, 2, 4), "-", _chars(_DIGITS, 3, 6))  # [A-Z]{2,4}-[0-9]{3,6}
 _SENTENCES = st.lists(st.sampled_from(_PLAIN_WORDS), min_size=1, max_size=12).map(" ".join)
 _REALISTIC_STRINGS = st.one_of(
     st.sampled_from(_WORDS),
@@ -120,8 +139,11 @@ _FORMATS: dict[str, SearchStrategy[str]] = {
     "date-time": _datetimes(),
     "time": st.builds(lambda h, m, s: f"{h:02d}:{m:02d}:{s:02d}", st.integers(0, 23),
                       st.integers(0, 59), st.integers(0, 59)),
-    "email": st.from_regex(r"[a-z]{1,8}(\.[a-z]{1,6})?@example\.(com|org|cn)", fullmatch=True),
-    "uri": st.from_regex(r"https://example\.com/[a-z0-9/]{0,12}", fullmatch=True),
+    # [a-z]{1,8}(\.[a-z]{1,6})?@example\.(com|org|cn)
+    "email": _joined(_chars(_LOWER, 1, 8), st.just("") | _joined(".", _chars(_LOWER, 1, 6)),
+                     "@example.", st.sampled_from(("com", "org", "cn"))),
+    # https://example\.com/[a-z0-9/]{0,12}
+    "uri": _joined("https://example.com/", _chars(_LOWER + _DIGITS + "/", 0, 12)),
     "uuid": st.uuids().map(str),
 }
 _FORMATS["url"] = _FORMATS["uri"]
@@ -135,9 +157,9 @@ _NAME_HINTS: tuple[tuple[str, SearchStrategy[str]], ...] = (
     ("currency", st.sampled_from(("USD", "EUR", "CNY", "JPY", "GBP"))),
     ("ticker", st.sampled_from(("AAPL", "TSLA", "MSFT", "600519"))),
     ("id", _IDS),
-    ("no", st.from_regex(r"[A-Z]{0,3}[0-9]{6,14}", fullmatch=True)),
-    ("code", st.from_regex(r"[A-Z0-9]{3,10}", fullmatch=True)),
-    ("number", st.from_regex(r"[A-Z0-9]{6,14}", fullmatch=True)),
+    ("no", _joined(_chars(_UPPER, 0, 3), _chars(_DIGITS, 6, 14))),  # [A-Z]{0,3}[0-9]{6,14}
+    ("code", _chars(_UPPER + _DIGITS, 3, 10)),  # [A-Z0-9]{3,10}
+    ("number", _chars(_UPPER + _DIGITS, 6, 14)),  # [A-Z0-9]{6,14}
 )
 
 _LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-1000, 10**6),
@@ -833,7 +855,7 @@ def _dumps(value: Any, ascii_only: bool = False) -> str:
 @st.composite
 def _openai_turns(draw: st.DrawFn, calls: SearchStrategy[tuple[str, Any]]) -> dict[str, Any]:
     chosen = draw(st.lists(calls, min_size=1, max_size=3))
-    ids = draw(st.lists(st.from_regex(r"call_[A-Za-z0-9]{8,24}", fullmatch=True),
+    ids = draw(st.lists(_joined("call_", _chars(string.ascii_letters + _DIGITS, 8, 24)),
                         min_size=len(chosen), max_size=len(chosen), unique=True))
     ascii_only = draw(st.booleans())
     entries = [{"id": call_id, "type": "function",
