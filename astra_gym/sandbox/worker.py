@@ -355,6 +355,55 @@ def _arm_cpu_limit(timeout: float) -> None:
     _armed[0] = float(soft)
 
 
+_WORKDIR_PREFIX = "astra-sandbox-"
+_swept = {"pid": 0}
+
+
+def _sweep_orphaned_workdirs() -> None:
+    """Remove the empty working directories of workers whose parent process died.
+
+    A worker runs in an empty, read-only directory that its parent removes on
+    close, and at exit through the pools' ``atexit`` hook. A parent killed with
+    SIGKILL (a cancelled training job, a test's ``kill -9``) cannot, so each
+    directory's name carries its parent's pid, and the first worker a process
+    starts removes those of parents that no longer exist. Only directories of
+    this user, named ``astra-sandbox-<pid>-...``, whose pid is gone, are touched;
+    a live or unknown pid (another user's process, an odd name) keeps its own.
+    """
+    if _swept["pid"] == os.getpid():
+        return
+    _swept["pid"] = os.getpid()
+    root = tempfile.gettempdir()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        pid_text = name[len(_WORKDIR_PREFIX):].split("-", 1)[0]
+        if not name.startswith(_WORKDIR_PREFIX) or not (pid_text.isascii()
+                                                        and pid_text.isdigit()):
+            continue
+        pid = int(pid_text)
+        if pid == os.getpid() or _process_exists(pid):
+            continue
+        path = os.path.join(root, name)
+        with contextlib.suppress(OSError):
+            if os.lstat(path).st_uid != os.getuid() or os.path.islink(path):
+                continue
+            os.chmod(path, 0o700)
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, as another user's
+        return True
+    return True
+
+
 class WorkerProcess:
     """The parent's handle on one running worker.
 
@@ -368,7 +417,8 @@ class WorkerProcess:
     def __init__(self, memory_mb: int, confine: bool = True) -> None:
         self.memory_mb = memory_mb
         self.confine = confine
-        self._workdir = tempfile.mkdtemp(prefix="astra-sandbox-")
+        _sweep_orphaned_workdirs()
+        self._workdir = tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-")
         os.chmod(self._workdir, 0o500)  # empty and read-only, even for the worker's owner
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
