@@ -1097,17 +1097,7 @@ class _TypingForm:
         object.__setattr__(self, "_real", real)
 
     def __getitem__(self, parameters: Any) -> Any:
-        items = parameters if type(parameters) is tuple else (parameters,)
-        if len(items) > self.MAX_PARAMETERS:
-            raise TypeError(f"{self._real!r}: {len(items):,} parameters; the sandbox allows "
-                            f"{self.MAX_PARAMETERS}")
-        items = tuple(exact_text(item) for item in items)  # typing's caches keep them
-        parameters = items if type(parameters) is tuple else items[0]
-        for item in items:
-            if isinstance(item, str | bytes) and len(item) > self.MAX_PARAMETER_LENGTH:
-                raise TypeError(f"{self._real!r}: a parameter of {len(item):,} characters; the "
-                                f"sandbox allows {self.MAX_PARAMETER_LENGTH}")
-        return _TypingAlias(self._real[_unwrapped(parameters)])
+        return _TypingAlias(self._real[bounded_parameters(self._real, parameters)])
 
     def __or__(self, other: Any) -> Any:
         return _TypingAlias(self._real | _unwrapped(other))
@@ -1151,6 +1141,65 @@ class _TypingAlias(_TypingForm):
 
     def __hash__(self) -> int:
         return hash(self._real)
+
+
+def bounded_parameters(owner: Any, parameters: Any) -> Any:
+    """``parameters`` of a typing subscription, checked and unwrapped.
+
+    typing caches subscriptions process-wide and turns string parameters into
+    ``ForwardRef`` objects (a host ``compile()`` of the text): at most
+    :attr:`_TypingForm.MAX_PARAMETERS` parameters, strings of at most
+    :attr:`_TypingForm.MAX_PARAMETER_LENGTH` characters, exact ``str``/``bytes``.
+    """
+    items = parameters if type(parameters) is tuple else (parameters,)
+    if len(items) > _TypingForm.MAX_PARAMETERS:
+        raise TypeError(f"{owner!r}: {len(items):,} parameters; the sandbox allows "
+                        f"{_TypingForm.MAX_PARAMETERS}")
+    items = tuple(exact_text(item) for item in items)  # typing's caches keep them
+    parameters = items if type(parameters) is tuple else items[0]
+    for item in items:
+        if isinstance(item, str | bytes) and len(item) > _TypingForm.MAX_PARAMETER_LENGTH:
+            raise TypeError(f"{owner!r}: a parameter of {len(item):,} characters; the "
+                            f"sandbox allows {_TypingForm.MAX_PARAMETER_LENGTH}")
+    return _unwrapped(parameters)
+
+
+def _uncached(function: Any) -> Any:
+    """A typing function without its process-wide cache (``functools.wraps`` keeps it).
+
+    The cache would keep tool classes, and the sessions they belong to, alive
+    after the session ended.
+    """
+    return getattr(function, "__wrapped__", function)
+
+
+_GENERIC_GETITEM = _uncached(_typing.Generic.__dict__["__class_getitem__"].__func__)
+
+
+class ToolGenericAlias(_TypingAlias):
+    """``Box[int]`` for a tool's own ``Generic`` class: callable as the class, nothing more.
+
+    typing's real alias forwards every public attribute to its origin, read and
+    write, past the sandbox's per-type attribute guards (``L[int].extend`` of a
+    ``list`` subclass would be the raw, unmetered ``list.extend``). This wrapper
+    subscripts (``Pair[int, K][str]``), serves as a base class and as an
+    annotation, and calls the class itself.
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, parameters: Any) -> Any:
+        real = self._real
+        getitem = _uncached(type(real).__getitem__)
+        return ToolGenericAlias(getitem(real, bounded_parameters(real, parameters)))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._real.__origin__(*args, **kwargs)
+
+
+def tool_generic_getitem(cls: type, parameters: Any) -> ToolGenericAlias:
+    """``__class_getitem__`` of a tool class that derives from ``typing.Generic``."""
+    return ToolGenericAlias(_GENERIC_GETITEM(cls, bounded_parameters(cls, parameters)))
 
 
 def _unwrapped(value: Any) -> Any:

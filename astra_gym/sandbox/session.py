@@ -27,7 +27,15 @@ from .errors import BudgetExceeded, SandboxLimitError
 from .guards import build_hooks
 from .limits import Limits
 from .meter import Meter
-from .modules import _MAX_FIELDS, _MAX_NAME, ALLOWED_MODULES, DECIMAL_CONTEXT, ModuleTable
+from .modules import (
+    _MAX_FIELDS,
+    _MAX_NAME,
+    ALLOWED_MODULES,
+    DECIMAL_CONTEXT,
+    ModuleTable,
+    _unwrapped,
+    tool_generic_getitem,
+)
 from .ordering import mask_addresses, stable_str
 from .policy import ANNOTATED_FIELDS, compile_tool
 from .render import render_output
@@ -58,6 +66,7 @@ _STAND_IN_NAMES = ("str", "int", "float", "complex", "list", "tuple", "set", "fr
                    "range")
 # typing.NamedTuple's class form: its metaclass builds a plain namedtuple class.
 _NAMED_TUPLE_BASE = getattr(typing, "_NamedTuple", None)
+_typing_generic = typing.Generic
 
 
 def _named_tuple_fields(name: str, fields: Any, namespace: dict[str, Any]) -> None:
@@ -378,6 +387,13 @@ class InProcessSession:
             raise TypeError(f"class {name[:40]!r}: at most {_MAX_BASES} bases and a hierarchy "
                             f"{_MAX_MRO} deep in the sandbox")
         self.meter.spend((len(bases) + depth) ** 2)
+        original = namespace.get("__orig_bases__")
+        if type(original) is tuple:
+            # The class statement's bases before __mro_entries__ (``Generic[T]``), which
+            # Generic.__init_subclass__ reads for the class's type parameters: without
+            # the sandbox's wrapper, or ``Box[int]`` says Box "is not a generic class".
+            # Tool code cannot read it back: its name starts with an underscore.
+            namespace["__orig_bases__"] = _unwrapped(original)
         with warnings.catch_warnings():
             # base classes' __init_subclass__ hooks run host code (a Template
             # subclass compiles its pattern): their warnings are not the host's
@@ -389,6 +405,9 @@ class InProcessSession:
             if not any(method_name in vars(k) for k in mro_of(cls) if k in self._classes) \
                     and method_name not in namespace:
                 type.__setattr__(cls, method_name, method)
+        if _typing_generic in mro_of(cls):
+            # Box[int] through the sandbox's bounds and wrapper (modules.ToolGenericAlias)
+            type.__setattr__(cls, "__class_getitem__", classmethod(tool_generic_getitem))
         if cls.__hash__ is object.__hash__:
             # Identity hashes are memory addresses: sets of these objects would
             # iterate in a different order in every process. A sequence number,
