@@ -284,7 +284,13 @@ ALLOWLIST: dict[str, dict[str, tuple[str, str]]] = {
         **_same(WRAPPED, "subscription goes through a check (at most 64 parameters, strings "
                 "at most 256 characters) before typing's own process-wide caches keep it; "
                 "as a base class, Type (its base is the real `type`: a metaclass) and the "
-                "collections.abc aliases (ABCs: register() is process-wide) are refused",
+                "collections.abc aliases (ABCs: register() is process-wide) are refused. "
+                "A tool's own generic class subscripts (`Box[int](3)`, "
+                "`class Pair(Box[T], Generic[T, K])`) under the same check, without typing's "
+                "cache (it would keep the session's classes alive), and gives a wrapper that "
+                "can be called, subscripted and used as a base or annotation, but forwards no "
+                "attribute: typing's real alias would hand out the class's attributes past "
+                "the per-type guards (`L[int].extend` of a list subclass)",
                 """Optional Union List Dict Tuple Set FrozenSet Callable Iterable Iterator
             Sequence Mapping MutableMapping Literal Generic Generator Final ClassVar
             DefaultDict Type"""),
