@@ -392,6 +392,12 @@ def _call_message(name: str, arguments: Any) -> dict[str, Any]:
          "function": {"name": name, "arguments": json.dumps(arguments, ensure_ascii=False)}}]}
 
 
+def _clip_repr(value: Any, limit: int = 120) -> str:
+    """``repr(value)``, at most ``limit`` characters (a generated turn can be long)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _crash(record: dict[str, Any], message: str) -> str | None:
     """Why a schema-valid call's outcome means a broken tool, or None."""
     kind = record["error_kind"]
@@ -439,6 +445,15 @@ def _unsteady_text(exc: BaseException) -> str:
     text = _failure_text(first) if isinstance(first, AssertionError) else repr(first)
     text = " ".join(text.split())
     return f"a generated call failed once and passed when repeated ({text[:300]})"
+
+
+class _Defect(AssertionError):
+    """A fuzz property found a defect.
+
+    Raised explicitly, not with ``assert``: ``python -O`` strips assertions (the
+    check would pass everything), and under pytest, which rewrites the asserts of
+    an installed plugin's package, the message would change.
+    """
 
 
 class _OutOfTime(Exception):
@@ -496,18 +511,23 @@ def check_fuzz(ctx: TaskContext) -> None:
         @given(arguments(schema))
         def valid_arguments_do_not_crash(args: Any) -> None:
             observation, _, info = fresh_step(_call_message(name, args))
-            assert len(observation) == 1 and observation[0]["role"] == "tool"
+            if len(observation) != 1 or observation[0]["role"] != "tool":
+                raise _Defect(f"tool {name!r} with {args!r}: one call gave "
+                              f"{[m.get('role') for m in observation]}, not one tool message")
             crash = _crash(info["calls"][0], observation[0]["content"])
-            assert crash is None, f"tool {name!r} with {args!r} -> {crash}"
+            if crash is not None:
+                raise _Defect(f"tool {name!r} with {args!r} -> {crash}")
 
         @examples
         @given(invalid_arguments(schema))
         def invalid_arguments_never_reach_the_tool(args: Any) -> None:
             observation, _, info = fresh_step(_call_message(name, args))
             # Not an object at all is a parse error; a bad object fails the schema.
-            assert info["calls"][0]["error_kind"] in ("invalid_arguments", "parse_error"), (
-                f"tool {name!r} accepted schema-invalid arguments {args!r}")
-            assert observation[0]["content"].startswith("Error: ")
+            if info["calls"][0]["error_kind"] not in ("invalid_arguments", "parse_error"):
+                raise _Defect(f"tool {name!r} accepted schema-invalid arguments {args!r}")
+            if not observation[0]["content"].startswith("Error: "):
+                raise _Defect(f"tool {name!r} refused schema-invalid arguments {args!r} "
+                              "with a message that does not start with 'Error: '")
 
         if backend:  # library methods get any JSON arguments and may raise, as in BFCL
             return []
@@ -522,13 +542,21 @@ def check_fuzz(ctx: TaskContext) -> None:
         @given(action_texts(tools) | malformed_tool_calls(tools))
         def any_turn_is_handled(action: Any) -> None:
             observation, reward, info = fresh_step(action)
-            assert observation in env.observation_space
+            if observation not in env.observation_space:
+                raise _Defect(f"the turn {_clip_repr(action)} gave an observation outside "
+                              "the observation space")
+            roles = [m.get("role") for m in observation]
             if "user_turn" in info and not info["calls"]:  # the next user turn opened
-                assert [m["role"] for m in observation] == ["user"] * len(observation)
-            else:
-                assert len(observation) == len(info["calls"])
-                assert all(m["role"] == "tool" for m in observation)
-            assert -1.0 <= reward <= 1.0
+                if roles != ["user"] * len(observation):
+                    raise _Defect(f"the turn {_clip_repr(action)} opened the next user turn "
+                                  f"with messages {roles}")
+            elif roles != ["tool"] * len(info["calls"]):
+                raise _Defect(f"the turn {_clip_repr(action)} made {len(info['calls'])} "
+                              f"call(s) and got messages {roles}, not one tool message per "
+                              "call")
+            if not -1.0 <= reward <= 1.0:
+                raise _Defect(f"the turn {_clip_repr(action)} paid {reward!r}, outside "
+                              "[-1, 1]")
 
         with warnings.catch_warnings():
             # Strategies built from a task's tool list have huge reprs; hypothesis
@@ -541,17 +569,19 @@ def check_fuzz(ctx: TaskContext) -> None:
                 key = _tool_fuzz_key(ctx, listed.tool)
                 outcome = _TOOL_FUZZ.get(key)
                 if outcome is None:
-                    before, failure, unsteady_note = len(slow), None, ()
-                    try:
-                        for prop in tool_properties(name, tool["function"]["parameters"]):
+                    before, failure, unsteady_notes = len(slow), None, []
+                    for prop in tool_properties(name, tool["function"]["parameters"]):
+                        try:
                             run_boxed(prop, f"tool {name!r}")
-                    except AssertionError as exc:
-                        failure = _failure_text(exc)
-                    except Flaky as exc:
-                        # Failed once, passed when hypothesis replayed it: not reproducible,
-                        # so no verdict on the tool (``determinism`` judges repeatability).
-                        unsteady_note = (f"tool {name!r}: {_unsteady_text(exc)}",)
-                    outcome = (failure, tuple(slow[before:]), unsteady_note)
+                        except AssertionError as exc:
+                            failure = _failure_text(exc)
+                            break
+                        except Flaky as exc:
+                            # Failed once, passed when hypothesis replayed it: not
+                            # reproducible, so no verdict on the tool (``determinism``
+                            # judges repeatability); its other properties still run.
+                            unsteady_notes.append(f"tool {name!r}: {_unsteady_text(exc)}")
+                    outcome = (failure, tuple(slow[before:]), tuple(unsteady_notes))
                     _remember_tool_fuzz(key, outcome)
                 else:
                     slow.extend(outcome[1])
