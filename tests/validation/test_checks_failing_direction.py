@@ -26,7 +26,7 @@ from broken_packs import (
 )
 
 from astra_gym.env import AstraEnv
-from astra_gym.pack import write_pack
+from astra_gym.pack import UserTurn, write_pack
 from astra_gym.validation import checks
 from astra_gym.validation.checks import (
     CheckFailed,
@@ -219,6 +219,47 @@ def test_noop_fails_when_a_turn_without_calls_does_not_end_the_episode(env_ids):
     with pytest.raises(CheckFailed, match=r"a turn without tool calls \(\"I don't know.\"\) "
                                           r"did not end the episode"):
         checks.check_noop(ctx(env_ids, "SilentEnv"))
+
+
+class EarlyPayingEnv(AstraEnv):
+    """A broken runtime: a user turn answered without calls that does not end pays 0.5."""
+
+    def step(self, action):
+        observation, reward, terminated, truncated, info = super().step(action)
+        return observation, reward if terminated else 0.5, terminated, truncated, info
+
+
+@pytest.fixture
+def two_turn_ids(tmp_path):
+    """The sound task with a second user turn, as the sound runtime and two broken ones."""
+    task = dataclasses.replace(_task(), turns=(
+        UserTurn(({"role": "user", "content": "And how warm is Lima?"},)),))
+    write_pack(tmp_path / "two_turns", "two-turns", 0, [task],
+               validation={"rows": 1, "compiled": 1, "rejected": 0})
+    ids = {}
+    for runtime in (AstraEnv, SilentEnv, EarlyPayingEnv):
+        ids[runtime.__name__] = f"astra-fd/two-turns-{runtime.__name__.lower()}-v0"
+        gym.register(id=ids[runtime.__name__], entry_point=runtime,
+                     kwargs={"pack": str(tmp_path / "two_turns")})
+    yield ids
+    for env_id in ids.values():
+        del gym.registry[env_id]
+
+
+def test_noop_answers_every_user_turn_of_a_multi_turn_task(two_turn_ids):
+    checks.check_noop(TaskContext(two_turn_ids["AstraEnv"], "temps", QUICK))
+
+
+def test_noop_adds_up_the_reward_of_every_user_turn(two_turn_ids):
+    with pytest.raises(CheckFailed, match=r"earned reward 0.5 \(success False\)"):
+        checks.check_noop(TaskContext(two_turn_ids["EarlyPayingEnv"], "temps", QUICK))
+
+
+def test_noop_names_the_user_turns_when_a_multi_turn_episode_does_not_end(two_turn_ids):
+    with pytest.raises(CheckFailed) as failed:
+        checks.check_noop(TaskContext(two_turn_ids["SilentEnv"], "temps", QUICK))
+    assert str(failed.value) == ("2 user turns each answered without tool calls "
+                                 "(\"I don't know.\") did not end the episode")
 
 
 # -- floor -------------------------------------------------------------------------------
