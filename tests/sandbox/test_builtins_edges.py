@@ -1,8 +1,8 @@
-"""Safe builtins' edges a sampled mutation run of ``builtins.py`` found unpinned (issue 19).
+"""Builtin and guard edges a sampled mutation run of the sandbox found unpinned (issue 19).
 
 ``isinstance``/``issubclass`` walk a tuple of classes (nested tuples too) and cap how
 many classes it names; ``str(bytes, errors=...)`` without an encoding decodes as UTF-8,
-as Python's ``str`` does.
+as Python's ``str`` does; ``hashlib`` objects charge ``update`` by the data's length.
 """
 
 from __future__ import annotations
@@ -63,3 +63,26 @@ def test_str_of_bytes_decodes_as_utf8_unless_told_otherwise(call, text):
     result = run(f"return {call}")
     assert result.ok, result.error
     assert result.output == text
+
+
+@pytest.mark.parametrize("constructor", ["sha256", "md5", "blake2b"])
+def test_hash_update_is_charged_by_the_length_of_its_data(constructor):
+    """Hashing is linear in the data: a loop could hash the same 10 MB over and over."""
+    template = """
+        import hashlib
+        h = hashlib.{constructor}()
+        data = ('a' * {n}).encode()
+        {update}
+        return h.hexdigest()[:8]
+    """
+
+    def ops(n, update):
+        body = textwrap.dedent(template).format(constructor=constructor, n=n, update=update)
+        result = SANDBOX.run("import hashlib\ndef tool():\n" + textwrap.indent(body, "    "),
+                             "tool", {})
+        assert result.ok, result.error
+        return result.ops
+
+    small = ops(10, "h.update(data)") - ops(10, "pass")
+    big = ops(1_000_000, "h.update(data)") - ops(1_000_000, "pass")
+    assert big - small >= 1_000_000 // 64  # charged per byte (in ops of several bytes each)
