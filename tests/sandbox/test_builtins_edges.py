@@ -2,7 +2,10 @@
 
 ``isinstance``/``issubclass`` walk a tuple of classes (nested tuples too) and cap how
 many classes it names; ``str(bytes, errors=...)`` without an encoding decodes as UTF-8,
-as Python's ``str`` does; ``hashlib`` objects charge ``update`` by the data's length.
+as Python's ``str`` does; ``hashlib`` objects charge ``update`` by the data's length;
+mapping ``update`` is capped by the merged size, ``Fraction.from_decimal`` by the bits
+it would build, case mappings of non-ASCII text for three times its length and
+``fromhex`` by its text.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import pytest
 
 from astra_gym.sandbox import Sandbox
 from astra_gym.sandbox.builtins import _MAX_CLASSINFO
+from astra_gym.sandbox.limits import Limits
 
 SANDBOX = Sandbox(isolation="inprocess")
 
@@ -86,3 +90,56 @@ def test_hash_update_is_charged_by_the_length_of_its_data(constructor):
     small = ops(10, "h.update(data)") - ops(10, "pass")
     big = ops(1_000_000, "h.update(data)") - ops(1_000_000, "pass")
     assert big - small >= 1_000_000 // 64  # charged per byte (in ops of several bytes each)
+
+
+SMALL = Sandbox(isolation="inprocess", limits=Limits(max_len=1_000))
+
+
+def _ops(body: str, sandbox: Sandbox = SANDBOX) -> int:
+    result = sandbox.run("def tool():\n" + textwrap.indent(textwrap.dedent(body), "    "),
+                         "tool", {})
+    assert result.ok, result.error
+    return result.ops
+
+
+def test_mapping_update_merges_and_is_capped_by_the_resulting_size():
+    result = run("""
+        import collections
+        d = {'a': 1}
+        d.update({'b': 2}, c=3)
+        o = collections.OrderedDict(x=1)
+        o.update([('y', 2)])
+        return [d, list(o.items())]
+    """)
+    assert result.ok, result.error
+    assert result.output == '[{"a": 1, "b": 2, "c": 3}, [["x", 1], ["y", 2]]]'
+    over = SMALL.run("def tool():\n    d = {i: i for i in range(600)}\n"
+                     "    d.update({-i: i for i in range(1, 600)})\n    return len(d)\n",
+                     "tool", {})
+    assert not over.ok and "mapping of 1,199 items exceeds the sandbox limit of 1,000" in (
+        over.error)
+
+
+def test_a_fraction_from_a_huge_decimal_is_refused_by_its_size():
+    narrow = Sandbox(isolation="inprocess", limits=Limits(max_int_bits=1_000))
+    result = narrow.run("from decimal import Decimal\nfrom fractions import Fraction\n"
+                        "def tool():\n    return str(Fraction.from_decimal(Decimal('1e5000')))\n",
+                        "tool", {})
+    assert not result.ok
+    assert "Fraction would have about 16,612 bits; the sandbox limit is 1,000" in result.error
+
+
+def test_case_mapping_a_non_ascii_string_is_charged_for_three_times_its_length():
+    # '\ufb03'.upper() == 'FFI': the result may be three times as long
+    n = 300_000
+    ascii_cost = _ops(f"s = 'e' * {n}\nreturn len(s.upper())") - _ops(f"s = 'e' * {n}\nreturn 1")
+    wide_cost = _ops(f"s = 'é' * {n}\nreturn len(s.upper())") - _ops(f"s = 'é' * {n}\nreturn 1")
+    assert wide_cost >= 2.5 * ascii_cost > 0
+
+
+def test_fromhex_is_charged_by_the_length_of_its_text():
+    def cost(n):
+        text = f"s = '0x' + '0' * {n} + '1p0'\n"
+        return _ops(text + "return str(float.fromhex(s))") - _ops(text + "return 1")
+
+    assert cost(1_000_000) - cost(10) >= 1_000_000 // 64
