@@ -16,7 +16,7 @@ from astra_gym.sandbox import session as session_module
 from astra_gym.sandbox.session import _binding
 
 
-def _sample(a, b, /, c, d=1, *, e, f=2):  # noqa: ARG001 - only its signature matters
+def _sample(a, b, /, c, d=1, *, e, f=2):
     return None
 
 
@@ -38,7 +38,7 @@ def test_a_function_of_the_same_code_with_other_defaults_gets_its_own_sets():
 
 
 def test_kwargs_accepts_anything(monkeypatch):
-    def anything(x, **rest):  # noqa: ARG001
+    def anything(x, **rest):
         return None
     assert _binding(anything, anything.__code__) == (None, frozenset({"x"}))
 
@@ -49,7 +49,7 @@ def test_the_cache_is_bounded_and_keeps_the_code_it_is_keyed_by(monkeypatch):
     made = []
     for n in range(7):
         namespace: dict = {}
-        exec(f"def f{n}(x{n}):\n    return x{n}", namespace)  # noqa: S102 - our own text
+        exec(f"def f{n}(x{n}):\n    return x{n}", namespace)
         func = namespace[f"f{n}"]
         made.append(func)
         assert _binding(func, func.__code__) == (frozenset({f"x{n}"}), frozenset({f"x{n}"}))
