@@ -19,11 +19,19 @@ from astra_gym.sandbox.builtins import _MAX_CLASSINFO
 from astra_gym.sandbox.limits import Limits
 
 SANDBOX = Sandbox(isolation="inprocess")
+SMALL = Sandbox(isolation="inprocess", limits=Limits(max_len=1_000))
 
 
-def run(body: str):
-    return SANDBOX.run("def tool():\n" + textwrap.indent(textwrap.dedent(body), "    "),
+def run(body: str, sandbox: Sandbox = SANDBOX):
+    return sandbox.run("def tool():\n" + textwrap.indent(textwrap.dedent(body), "    "),
                        "tool", {})
+
+
+def _ops(body: str) -> int:
+    """What ``body`` costs in the sandbox's ops (it must succeed)."""
+    result = run(body)
+    assert result.ok, result.error
+    return result.ops
 
 
 @pytest.mark.parametrize("call", ["isinstance(1, classes)", "issubclass(int, classes)"])
@@ -81,25 +89,11 @@ def test_hash_update_is_charged_by_the_length_of_its_data(constructor):
     """
 
     def ops(n, update):
-        body = textwrap.dedent(template).format(constructor=constructor, n=n, update=update)
-        result = SANDBOX.run("import hashlib\ndef tool():\n" + textwrap.indent(body, "    "),
-                             "tool", {})
-        assert result.ok, result.error
-        return result.ops
+        return _ops(template.format(constructor=constructor, n=n, update=update))
 
     small = ops(10, "h.update(data)") - ops(10, "pass")
     big = ops(1_000_000, "h.update(data)") - ops(1_000_000, "pass")
     assert big - small >= 1_000_000 // 64  # charged per byte (in ops of several bytes each)
-
-
-SMALL = Sandbox(isolation="inprocess", limits=Limits(max_len=1_000))
-
-
-def _ops(body: str, sandbox: Sandbox = SANDBOX) -> int:
-    result = sandbox.run("def tool():\n" + textwrap.indent(textwrap.dedent(body), "    "),
-                         "tool", {})
-    assert result.ok, result.error
-    return result.ops
 
 
 def test_mapping_update_merges_and_is_capped_by_the_resulting_size():
@@ -113,9 +107,8 @@ def test_mapping_update_merges_and_is_capped_by_the_resulting_size():
     """)
     assert result.ok, result.error
     assert result.output == '[{"a": 1, "b": 2, "c": 3}, [["x", 1], ["y", 2]]]'
-    over = SMALL.run("def tool():\n    d = {i: i for i in range(600)}\n"
-                     "    d.update({-i: i for i in range(1, 600)})\n    return len(d)\n",
-                     "tool", {})
+    over = run("d = {i: i for i in range(600)}\nd.update({-i: i for i in range(1, 600)})\n"
+               "return len(d)", SMALL)
     assert not over.ok and "mapping of 1,199 items exceeds the sandbox limit of 1,000" in (
         over.error)
 
