@@ -915,8 +915,10 @@ def build_hooks(meter: Meter, writable_classes: set[type],
     def _sub_(a: Any, b: Any) -> Any:
         ta = type(a)
         if (ta is float or ta is int) and type(b) in (int, float):
-            if ta is int and type(b) is int and a.bit_length() > costs.BIG_BITS:
-                spend(costs.linear_ops(a.bit_length()))
+            # one pass over the longer operand, whichever side it is on (inline: hot path)
+            if ta is int and type(b) is int and (a.bit_length() > costs.BIG_BITS
+                                                 or b.bit_length() > costs.BIG_BITS):
+                spend(costs.linear_ops(max(a.bit_length(), b.bit_length())))
             return a - b
         return _arith(a, b, operator.sub, _linear_model, "difference")
 
@@ -966,8 +968,10 @@ def build_hooks(meter: Meter, writable_classes: set[type],
     def _add_(a: Any, b: Any) -> Any:
         ta = type(a)
         if ta is int or ta is float:
-            if ta is int and type(b) is int and a.bit_length() > costs.BIG_BITS:
-                spend(costs.linear_ops(a.bit_length()))
+            # one pass over the longer operand, whichever side it is on (inline: hot path)
+            if ta is int and type(b) is int and (a.bit_length() > costs.BIG_BITS
+                                                 or b.bit_length() > costs.BIG_BITS):
+                spend(costs.linear_ops(max(a.bit_length(), b.bit_length())))
             return a + b
         if isinstance(a, _SEQUENCE_TYPES) and isinstance(b, _SEQUENCE_TYPES):
             n = len(a) + len(b)

@@ -1,0 +1,151 @@
+"""Exact charges, caps and messages of the sandbox's operator guards (issue 19).
+
+A sampled mutation run of ``astra_gym/sandbox/guards.py`` left these unpinned: the
+hostile payloads of the abuse corpus prove *that* a limit trips, but not what each
+operation pays, where a cap sits to the item, or which operation a refusal names. A
+policy that finds an operation charged at a quarter of its cost gets four times the
+work for its budget, and an error that names the wrong operation sends the tool's
+author to the wrong line. Each test here fails when the rule it names is changed.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from astra_gym.sandbox import Sandbox
+from astra_gym.sandbox.limits import Limits
+
+SANDBOX = Sandbox(isolation="inprocess")
+SMALL = Sandbox(isolation="inprocess", limits=Limits(max_len=1_000))
+NARROW_INTS = Sandbox(isolation="inprocess", limits=Limits(max_int_bits=1_000))
+UNIT = Limits().alloc_unit  # bytes one op pays for
+POINTER = 8  # bytes a guard charges per container item
+
+
+def run(body: str, sandbox: Sandbox = SANDBOX):
+    return sandbox.run("def tool():\n" + textwrap.indent(textwrap.dedent(body), "    "),
+                       "tool", {})
+
+
+def cost(setup: str, expression: str) -> int:
+    """The ops ``expression`` adds to a tool that runs ``setup`` first."""
+    with_it = run(f"{setup}\nresult = {expression}\nreturn 1")
+    without = run(f"{setup}\nreturn 1")
+    assert with_it.ok, with_it.error
+    assert without.ok, without.error
+    return with_it.ops - without.ops
+
+
+def refusal(body: str, sandbox: Sandbox) -> str:
+    result = run(body, sandbox)
+    assert not result.ok, f"expected a refusal, got {result.output!r}"
+    return result.error
+
+
+# ------------------------------------------------------------------ containers
+
+
+def test_in_place_repeat_of_a_list_repeats_it_and_is_capped():
+    result = run("import collections\nitems = [1, 2]\nitems *= 3\n"
+                 "queue = collections.deque('ab')\nqueue *= 2\nreturn [items, list(queue)]")
+    assert result.ok, result.error
+    assert result.output == '[[1, 2, 1, 2, 1, 2], ["a", "b", "a", "b"]]'
+    assert "exceeds the sandbox limit of 1,000" in refusal("items = [0] * 10\nitems *= 101",
+                                                           SMALL)
+
+
+def test_set_algebra_is_charged_a_pointer_per_item_and_counter_algebra_four():
+    """Counter ``|`` runs a host-Python loop per key, four times a set's C loop."""
+    n = 50_000
+    setup = (f"import collections\na = {{kind}}(range({n}))\n"
+             f"b = {{kind}}(range({n}, {2 * n}))")
+    sets = cost(setup.format(kind="set"), "a | b")
+    counters = cost(setup.format(kind="collections.Counter"), "a | b")
+    assert sets == 2 * n * POINTER // UNIT
+    assert counters == 4 * sets
+
+
+@pytest.mark.parametrize("expression, what", [
+    ("a | b", "union"), ("a & a", "intersection"), ("a ^ b", "symmetric difference"),
+])
+def test_set_algebra_over_the_cap_names_the_operation(expression, what):
+    # .add grows a set past max_len one charged item at a time; the operators check
+    # the size of what they build
+    body = (f"a = set(range(600))\nfor i in range(1, 600):\n    a.add(-i)\n"
+            f"b = set(range(600, 1200))\nreturn len({expression})")
+    assert f"{what} of " in refusal(body, SMALL)
+    assert "items exceeds the sandbox limit of 1,000" in refusal(body, SMALL)
+
+
+def test_in_place_set_algebra_over_the_cap_names_the_container():
+    body = "a = set(range(600))\nb = set(range(600, 1200))\na |= b\nreturn len(a)"
+    assert "set of 1,200 items exceeds the sandbox limit of 1,000" in refusal(body, SMALL)
+
+
+def test_membership_in_a_sized_view_is_charged_by_what_it_scans():
+    n = 100_000
+    scanned = cost(f"d = dict.fromkeys(range({n}), 1)\nv = d.values()", "2 in v")
+    assert scanned == n * 4 // UNIT
+
+
+@pytest.mark.parametrize("items, allowed", [(11, True), (12, False)])
+def test_join_is_capped_by_its_separators_to_the_item(items, allowed):
+    # 100-character separator between empty items: (items - 1) * 100 characters
+    result = run(f"return len(('x' * 100).join([''] * {items}))", SMALL)
+    if allowed:
+        assert result.ok, result.error
+        assert result.output == "1000"
+    else:
+        assert not result.ok
+        assert "join of 1,100 items exceeds the sandbox limit of 1,000" in result.error
+
+
+def test_repr_of_a_long_string_is_refused_by_its_escaped_size():
+    # a character may repr as up to 10 (\U0010ffff): 200 characters count as 2,000
+    assert "repr of 2,000 items exceeds the sandbox limit of 1,000" in refusal(
+        "return repr('x' * 200)", SMALL)
+
+
+# ------------------------------------------------------------------- integers
+
+
+def test_int_to_bytes_works_within_the_cap_and_is_refused_beyond_it():
+    result = run("return [(5).to_bytes(2, 'big').hex(), (258).to_bytes(2, 'little').hex()]",
+                 SMALL)
+    assert result.ok, result.error
+    assert result.output == '["0005", "0201"]'
+    assert "int.to_bytes of 2,000 items exceeds the sandbox limit of 1,000" in refusal(
+        "return (5).to_bytes(2000, 'big').hex()", SMALL)
+
+
+def test_a_power_over_the_bit_cap_is_refused_by_name():
+    assert "power would have about" in refusal("base = 3\nreturn base ** 5000", NARROW_INTS)
+
+
+@pytest.mark.parametrize("op", ["+", "-"])
+def test_integer_add_and_subtract_charge_the_longer_operand_on_either_side(op):
+    """``1 - huge`` copies ``huge`` as surely as ``huge - 1`` does."""
+    setup = "big = 1 << 90000\none = 1"
+    big_left = cost(setup, f"big {op} one")
+    big_right = cost(setup, f"one {op} big")
+    assert big_left > 0
+    assert big_right == big_left
+
+
+def test_mixed_int_and_float_arithmetic_is_plain_and_free():
+    result = run("one = 1\nhalf = 0.5\nreturn [one - half, half - one, one + half]")
+    assert result.ok, result.error
+    assert result.output == "[0.5, -0.5, 1.5]"
+    assert cost("one = 1\nhalf = 0.5", "one - half") == 0
+
+
+# -------------------------------------------------------------------- decimal
+
+
+def test_a_decimal_power_is_charged_by_the_exponent_digits_too():
+    """libmpdec works on the exponent's full coefficient: 300 digits cost 300**2 / 2."""
+    setup = "from decimal import Decimal\nexponent = Decimal('1.' + '0' * 299)\ntwo = Decimal(2)"
+    assert cost(setup, "two ** exponent") >= 300 * 300 // 2
+    assert cost(setup, "two ** Decimal(3)") == 0
