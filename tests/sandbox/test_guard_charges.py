@@ -149,3 +149,62 @@ def test_a_decimal_power_is_charged_by_the_exponent_digits_too():
     setup = "from decimal import Decimal\nexponent = Decimal('1.' + '0' * 299)\ntwo = Decimal(2)"
     assert cost(setup, "two ** exponent") >= 300 * 300 // 2
     assert cost(setup, "two ** Decimal(3)") == 0
+
+
+# ------------------------------------------------------------ builtins, Counter
+
+TIGHT = Sandbox(isolation="inprocess", limits=Limits(ops=100_000))
+
+
+@pytest.mark.parametrize("call", ["all(map(abs, range(1, 10**7)))",
+                                  "any(map(abs, [0] * 10**6))",
+                                  "max(zip(range(10**7)))"])
+def test_reducers_tick_through_lazy_c_iterators(call):
+    """``all(map(...))`` runs the whole map in C: unticked it is free work."""
+    assert "operation budget of 100,000 exceeded" in refusal(f"return {call}", TIGHT)
+
+
+def test_a_reducer_over_a_set_sees_it_in_the_sandbox_order():
+    # min() keeps the first of equal keys: over a raw set that is the hash order,
+    # which changes with PYTHONHASHSEED; the sandbox orders the set first
+    result = run("words = {f'w{i:03d}' for i in range(50)}\n"
+                 "return [min(words, key=len), max(words, key=len)]")
+    assert result.ok, result.error
+    assert result.output == '["w000", "w000"]'
+
+
+def test_sum_of_sequences_is_capped_by_the_total_length():
+    result = run("return len(sum([[0] * 10] * 99, []))", SMALL)
+    assert result.ok, result.error
+    assert result.output == "990"
+    assert "sum of sequences of 1,010 items exceeds the sandbox limit of 1,000" in refusal(
+        "return sum([[0] * 10] * 101, [])", SMALL)
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("zip('ab', [1, 2])", '{"a": 1, "b": 2}'),
+    ("((k, 1) for k in 'ab')", '{"a": 1, "b": 1}'),
+    ("[('a', 1)]", '{"a": 1}'),
+])
+def test_dict_of_an_iterable_of_pairs_works(source, expected):
+    result = run(f"return dict({source})")
+    assert result.ok, result.error
+    assert result.output == expected
+
+
+def test_counter_total_and_elements_work_and_total_is_charged_by_its_keys():
+    result = run("import collections\nc = collections.Counter('aab')\n"
+                 "return [c.total(), sorted(c.elements())]")
+    assert result.ok, result.error
+    assert result.output == '[3, ["a", "a", "b"]]'
+    n = 100_000
+    setup = f"import collections\nc = collections.Counter(range({n}))"
+    assert cost(setup, "c.total()") == n * POINTER // UNIT
+
+
+def test_dict_fromkeys_keeps_its_value_and_is_charged_two_pointers_a_key():
+    result = run("return [dict.fromkeys('ab', 0), dict.fromkeys('c')]")
+    assert result.ok, result.error
+    assert result.output == '[{"a": 0, "b": 0}, {"c": null}]'
+    n = 100_000
+    assert cost(f"keys = list(range({n}))", "dict.fromkeys(keys, 1)") >= 2 * n * POINTER // UNIT
