@@ -208,3 +208,31 @@ def test_dict_fromkeys_keeps_its_value_and_is_charged_two_pointers_a_key():
     assert result.output == '[{"a": 0, "b": 0}, {"c": null}]'
     n = 100_000
     assert cost(f"keys = list(range({n}))", "dict.fromkeys(keys, 1)") >= 2 * n * POINTER // UNIT
+
+
+# -------------------------------------------------------------- text methods
+
+
+def test_match_expand_is_capped_by_one_copy_of_the_string_per_reference():
+    # (backslashes + 1) copies of the matched string: 10 + 3 * 300 = 910 fits
+    allowed = run("import re\nm = re.match('.*', 'x' * 300)\nreturn len(m.expand(r'\\g<0>\\g<0>'))",
+                  SMALL)
+    assert allowed.ok, allowed.error
+    assert allowed.output == "600"
+    assert "Match.expand output of 1,210 items exceeds the sandbox limit of 1,000" in refusal(
+        "import re\nm = re.match('.*', 'x' * 400)\nreturn m.expand(r'\\g<0>\\g<0>')", SMALL)
+
+
+def test_expandtabs_works_on_text_and_bytes_and_is_capped_by_its_tabs():
+    result = run("return ['a\\tb'.expandtabs(4), b'a\\tb'.expandtabs(2).decode()]")
+    assert result.ok, result.error
+    assert result.output == '["a   b", "a b"]'
+    # every tab may become tabsize characters: 600 + 600 * 2 = 1,800
+    assert "expandtabs of 1,800 items exceeds the sandbox limit of 1,000" in refusal(
+        "return len(('\\t' * 600).expandtabs(2))", SMALL)
+
+
+def test_format_map_fills_named_fields_from_the_mapping():
+    result = run("return ['{a}-{b!r}'.format_map({'a': 1, 'b': 'x'}), '{}'.format(2)]")
+    assert result.ok, result.error
+    assert result.output == '["1-\'x\'", "2"]'
