@@ -236,3 +236,28 @@ def test_format_map_fills_named_fields_from_the_mapping():
     result = run("return ['{a}-{b!r}'.format_map({'a': 1, 'b': 'x'}), '{}'.format(2)]")
     assert result.ok, result.error
     assert result.output == '["1-\'x\'", "2"]'
+
+
+def test_zfill_pads_and_is_charged_by_its_width():
+    result = run("return ['42'.zfill(5), b'-7'.zfill(4).decode()]")
+    assert result.ok, result.error
+    assert result.output == '["00042", "-007"]'
+    assert cost("s = '1'", "s.zfill(100000)") == 100_000 // UNIT
+
+
+def test_set_methods_are_charged_by_every_operand():
+    n = 50_000
+    setup = f"a = set(range({n}))\nb = list(range({n}, {2 * n}))"
+    assert cost(setup, "a.union(b)") == 2 * n * POINTER // UNIT
+
+
+@pytest.mark.parametrize("items, charged", [(64, 0), (65, 65 * 4 // UNIT)])
+def test_membership_in_a_list_is_charged_from_65_items(items, charged):
+    assert cost(f"items = list(range({items}))", "-1 in items") == charged
+
+
+def test_epoch_seconds_of_a_time_count_from_1900_01_01_utc():
+    """glibc's ``%s`` would run mktime() in the host's zone; the sandbox spells it out."""
+    result = run("import datetime\nreturn datetime.time(1, 2, 3).strftime('%s|%H')")
+    assert result.ok, result.error
+    assert result.output == "-2208985077|01"
