@@ -261,3 +261,66 @@ def test_epoch_seconds_of_a_time_count_from_1900_01_01_utc():
     result = run("import datetime\nreturn datetime.time(1, 2, 3).strftime('%s|%H')")
     assert result.ok, result.error
     assert result.output == "-2208985077|01"
+
+
+# ------------------------------------------------------ the method table, exactly
+
+N = 100_000
+TEXT, DATA, ITEMS = f"s = 'a' * {N}", f"b = b'a' * {N}", f"items = [0] * {N}"
+QUEUE = f"import collections\nq = collections.deque([0] * {N})"
+SETS = f"a = set(range({N}))\nb = list(range({N}, {2 * N}))"
+PATTERN = f"import re\np = re.compile('z')\ns = 'a' * {N}"
+ONE, FOUR, POINTERS = N // UNIT, 4 * N // UNIT, POINTER * N // UNIT
+
+
+@pytest.mark.parametrize("setup, call, charged", [
+    # O(n) text methods, one op per UNIT characters (first and last of each word list too)
+    *[(TEXT, f"s.{call}", ONE) for call in (
+        "find('z')", "rfind('z')", "index('a')", "rindex('a')", "count('z')", "partition('z')",
+        "rpartition('z')", "isalnum()", "isupper()", "removeprefix('b')", "removesuffix('b')",
+        "upper()", "lower()", "swapcase()")],
+    (DATA, "b.hex()", ONE), (DATA, "b.find(b'z')", ONE),
+    # splits build a list of pieces: a pointer per character
+    *[(TEXT, f"s.{call}()", POINTERS) for call in ("split", "rsplit", "splitlines")],
+    (DATA, "b.split()", POINTERS),
+    # strip(chars) compares every character with every char of chars
+    (TEXT, "s.strip()", (N + N // 64) // UNIT), (TEXT, "s.rstrip()", (N + N // 64) // UNIT),
+    (TEXT, "s.lstrip('xy')", (N + 2 * N // 64) // UNIT), (DATA, "b.strip()", (N + N // 64) // UNIT),
+    # a tuple of affixes: a pointer and its length per affix
+    (TEXT + "\naffixes = ('x',) * 1000", "s.startswith(affixes)", (1000 * POINTER + 1000) // UNIT),
+    (TEXT + "\naffixes = ('xy',) * 1000", "s.endswith(affixes)", (1000 * POINTER + 2000) // UNIT),
+    # mutable sequences: scans four bytes a compared item, moves one per item
+    *[(ITEMS, f"items.{call}", FOUR) for call in ("index(0)", "count(1)")],
+    *[(ITEMS, f"items.{call}", ONE) for call in ("reverse()", "insert(0, 1)", "pop()")],
+    (ITEMS, "items.sort()", POINTER * N * N.bit_length() // UNIT),
+    (ITEMS, "items.copy()", POINTERS),
+    *[(QUEUE, f"q.{call}", FOUR) for call in ("index(0)", "count(1)", "remove(0)")],
+    *[(QUEUE, f"q.{call}", ONE) for call in ("rotate(1)", "reverse()")],
+    *[(f"t = (0,) * {N}", f"t.{call}", FOUR) for call in ("index(0)", "count(1)")],
+    # set methods: a pointer per item of every operand
+    *[(SETS, f"a.{call}(b)", 2 * POINTERS) for call in (
+        "union", "issubset", "isdisjoint", "symmetric_difference_update")],
+    # regex scans: one op per UNIT characters of the subject
+    *[(PATTERN, f"p.{call}(s)", ONE) for call in (
+        "search", "match", "fullmatch", "findall", "split")],
+    (PATTERN, "list(p.finditer(s))", ONE),
+    # encode/decode: up to four bytes a character
+    (TEXT, "s.encode()", FOUR), (DATA, "b.decode()", FOUR),
+])
+def test_each_guarded_method_charges_exactly_its_cost_model(setup, call, charged):
+    assert cost(setup, call) == charged
+
+
+@pytest.mark.parametrize("call, small_cost, big_cost", [
+    ("s.find('z')", 0, 4097 // UNIT),
+    ("s.split()", 0, 4097 * POINTER // UNIT),
+    ("s.upper()", 0, 4097 // UNIT),
+])
+def test_text_methods_run_natively_up_to_4096_characters(call, small_cost, big_cost):
+    assert cost("s = 'a' * 4096", call) == small_cost
+    assert cost("s = 'a' * 4097", call) == big_cost
+
+
+def test_strip_with_chars_runs_natively_up_to_64_characters():
+    assert cost("s = 'a' * 64", "s.strip('xy')") == 0
+    assert cost("s = 'a' * 65", "s.strip('xy')") == (65 + 65 * 2 // 64) // UNIT > 0
