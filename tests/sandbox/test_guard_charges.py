@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from astra_gym.sandbox import Sandbox
+from astra_gym.sandbox import Sandbox, costs
 from astra_gym.sandbox.limits import Limits
 
 SANDBOX = Sandbox(isolation="inprocess")
@@ -324,3 +324,57 @@ def test_text_methods_run_natively_up_to_4096_characters(call, small_cost, big_c
 def test_strip_with_chars_runs_natively_up_to_64_characters():
     assert cost("s = 'a' * 64", "s.strip('xy')") == 0
     assert cost("s = 'a' * 65", "s.strip('xy')") == (65 + 65 * 2 // 64) // UNIT > 0
+
+
+@pytest.mark.parametrize("expression", ["big | one", "one & big", "big ^ big"])
+def test_bitwise_operations_on_big_integers_charge_one_pass(expression):
+    # linear in the longer operand: 90,001 bits at 2,048 bits an op
+    assert cost("big = 1 << 90000\none = 1", expression) == 90_001 // 2048
+
+
+# ------------------------------------------------------------- arithmetic, exactly
+
+BIG_PAIR = ("big = 1 << 50000\nmid = 1 << 40000\nsmall = 12345\none = 1\nthree = 3\n"
+            "modulus = 1 << 4000")
+
+
+@pytest.mark.parametrize("expression, charged", [
+    ("big * mid", costs.multiply_ops(50_001, 40_001)),
+    ("mid * big", costs.multiply_ops(40_001, 50_001)),
+    ("big // small", costs.divide_ops(50_001, 14)),
+    ("big / big", costs.divide_ops(50_001, 50_001)),
+    ("big % small", costs.divide_ops(50_001, 14)),
+    ("divmod(big, small)", costs.divide_ops(50_001, 14)),
+    ("one << 50000", (1 + 50_000) // 8 // UNIT),
+    ("3 ** small", costs.multiply_ops(2 * 12_345, 2 * 12_345)),
+    ("pow(small, small, modulus)", costs.modpow_ops(14, 4_001)),
+    # a negative exponent takes a modular inverse first: an extended gcd
+    ("pow(three, -1, modulus)", 32 * costs.gcd_ops(4_001, 4_001) + costs.modpow_ops(1, 4_001)),
+])
+def test_big_integer_arithmetic_charges_its_cost_model(expression, charged):
+    assert charged > 0
+    assert cost(BIG_PAIR, expression) == charged
+
+
+@pytest.mark.parametrize("setup, expression, charged", [
+    # repetition and concatenation: a pointer per item of a list, a byte per character
+    ("items = [0] * 10\ntimes = 1000", "items * times", 10_000 * POINTER // UNIT),
+    ("items = [0] * 10\ntimes = 1000", "times * items", 10_000 * POINTER // UNIT),
+    ("text = 'ab'\ntimes = 50000", "text * times", 100_000 // UNIT),
+    ("a = [0] * 5000\nb = [1] * 5000", "a + b", 10_000 * POINTER // UNIT),
+    ("a = 'x' * 50000\nb = 'y' * 50000", "a + b", 100_000 // UNIT),
+    # Counter + Counter loops over both in host Python: four pointers a key
+    ("import collections\na = collections.Counter(range(5000))\n"
+     "b = collections.Counter(range(5000, 10000))", "a + b", 10_000 * 4 * POINTER // UNIT),
+])
+def test_sequence_and_counter_arithmetic_charges_by_what_it_builds(setup, expression, charged):
+    assert cost(setup, expression) == charged
+
+
+@pytest.mark.parametrize("expression, what", [
+    ("items * times", "list repetition"), ("times * items", "list repetition"),
+    ("items + items", "list concatenation"),
+])
+def test_sequence_arithmetic_over_the_cap_names_itself(expression, what):
+    body = f"items = [0] * 600\ntimes = 2\nreturn len({expression})"
+    assert f"{what} of 1,200 items exceeds the sandbox limit of 1,000" in refusal(body, SMALL)
