@@ -378,3 +378,11 @@ def test_sequence_and_counter_arithmetic_charges_by_what_it_builds(setup, expres
 def test_sequence_arithmetic_over_the_cap_names_itself(expression, what):
     body = f"items = [0] * 600\ntimes = 2\nreturn len({expression})"
     assert f"{what} of 1,200 items exceeds the sandbox limit of 1,000" in refusal(body, SMALL)
+
+
+def test_fraction_arithmetic_takes_the_slow_path_and_works():
+    result = run("from fractions import Fraction\nf = Fraction(7, 2)\none = 1\n"
+                 "return [str(f % one), str(f // one), str(f / 2), str(f - one), str(f * f), "
+                 "str(divmod(f, one)[1])]")
+    assert result.ok, result.error
+    assert result.output == '["1/2", "3", "7/4", "5/2", "49/4", "1/2"]'
