@@ -386,3 +386,38 @@ def test_fraction_arithmetic_takes_the_slow_path_and_works():
                  "str(divmod(f, one)[1])]")
     assert result.ok, result.error
     assert result.output == '["1/2", "3", "7/4", "5/2", "49/4", "1/2"]'
+
+
+# ------------------------------------------------------------ builtins, exactly
+
+M = 10_000
+BUILTIN_SETUP = (f"items = [0] * {M}\ntext = '7' * 3000\nbig = [1 << 300] * 100\n"
+                 f"d = dict.fromkeys(range({M}))")
+LISTED = M * POINTER // UNIT  # materialising a sized iterable: a pointer an item
+STREAMED = M * 8 * POINTER // UNIT  # an unsized one, grown in steps: eight pointers an item
+
+
+@pytest.mark.parametrize("call, charged", [
+    ("list(items)", LISTED), ("tuple(items)", LISTED),
+    ("min(items)", LISTED), ("max(items)", LISTED), ("all(items)", LISTED), ("any(items)", LISTED),
+    # a hash table: three pointers an entry on top of the items
+    ("set(items)", LISTED + 3 * LISTED), ("frozenset(items)", LISTED + 3 * LISTED),
+    ("dict(d)", 3 * LISTED), ("dict(zip(items, items))", STREAMED + 3 * LISTED),
+    ("dict(a=1, b=2)", 2 * 3 * POINTER // UNIT),
+    # n log n comparisons, a pointer each
+    ("sorted(items)", LISTED + M * POINTER * M.bit_length() // UNIT),
+    # lazy C iterators are streamed
+    ("list(enumerate(items))", STREAMED), ("list(zip(items))", STREAMED),
+    ("list(map(abs, items))", STREAMED), ("list(iter(items))", STREAMED),
+    # sums of ints: linear in the operands' bits
+    ("sum(items)", LISTED), ("sum(big)", 100 * POINTER // UNIT + 100 * 301 // 2 // UNIT),
+    # parsing text: a byte per character
+    ("int(text)", 3000 // UNIT), ("float(text)", 3000 // UNIT), ("complex(text)", 3000 // UNIT),
+])
+def test_each_wrapped_builtin_charges_exactly_its_cost_model(call, charged):
+    assert cost(BUILTIN_SETUP, call) == charged
+
+
+@pytest.mark.parametrize("items, charged", [(64, 0), (65, 65 * POINTER // UNIT)])
+def test_reducers_scan_containers_natively_up_to_64_items(items, charged):
+    assert cost(f"items = [0] * {items}", "min(items)") == charged
