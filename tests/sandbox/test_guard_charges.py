@@ -421,3 +421,25 @@ def test_each_wrapped_builtin_charges_exactly_its_cost_model(call, charged):
 @pytest.mark.parametrize("items, charged", [(64, 0), (65, 65 * POINTER // UNIT)])
 def test_reducers_scan_containers_natively_up_to_64_items(items, charged):
     assert cost(f"items = [0] * {items}", "min(items)") == charged
+
+
+def test_in_place_concatenation_extends_lists_and_queues_from_any_iterable():
+    result = run("import collections\nitems = [1]\nitems += [2]\nitems += (x for x in (3, 4))\n"
+                 "items += b'\\x05'\nqueue = collections.deque('a')\nqueue += 'bc'\n"
+                 "return [items, list(queue)]")
+    assert result.ok, result.error
+    assert result.output == '[[1, 2, 3, 4, 5], ["a", "b", "c"]]'
+    assert "list of 1,001 items exceeds the sandbox limit of 1,000" in refusal(
+        "items = [0] * 1000\nitems += [1]\nreturn len(items)", SMALL)
+
+
+def test_str_of_a_container_is_capped_by_its_text():
+    # [0, 0, ...] of 400 items is 1,200 characters
+    assert "string of 1,200 items exceeds the sandbox limit of 1,000" in refusal(
+        "items = [0] * 400\nreturn str(items)", SMALL)
+
+
+def test_ascii_escapes_everything_beyond_ascii():
+    result = run("return [ascii('é'), ascii('\\U0001f600'), ascii(['ü'])]")
+    assert result.ok, result.error
+    assert result.output == '["\'\\\\xe9\'", "\'\\\\U0001f600\'", "[\'\\\\xfc\']"]'
