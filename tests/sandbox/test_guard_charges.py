@@ -15,7 +15,10 @@ import textwrap
 import pytest
 
 from astra_gym.sandbox import Sandbox, costs
+from astra_gym.sandbox.guards import build_hooks
 from astra_gym.sandbox.limits import Limits
+from astra_gym.sandbox.meter import Meter
+from astra_gym.sandbox.session import DEFAULT_CLOCK
 
 SANDBOX = Sandbox(isolation="inprocess")
 SMALL = Sandbox(isolation="inprocess", limits=Limits(max_len=1_000))
@@ -443,3 +446,11 @@ def test_ascii_escapes_everything_beyond_ascii():
     result = run("return [ascii('é'), ascii('\\U0001f600'), ascii(['ü'])]")
     assert result.ok, result.error
     assert result.output == '["\'\\\\xe9\'", "\'\\\\U0001f600\'", "[\'\\\\xfc\']"]'
+
+
+@pytest.mark.parametrize("name", ["_x", "__class__", "__globals__"])
+def test_the_attribute_hook_refuses_underscore_names_even_when_called_directly(name):
+    """Defence in depth: RestrictedPython refuses these at compile time; the hook again."""
+    hooks = build_hooks(Meter(1_000_000, UNIT, 1_000, 100_000), set(), DEFAULT_CLOCK)
+    with pytest.raises(AttributeError, match=f"attribute '{name}' is not accessible"):
+        hooks["_getattr_"](1, name)
