@@ -454,3 +454,18 @@ def test_the_attribute_hook_refuses_underscore_names_even_when_called_directly(n
     hooks = build_hooks(Meter(1_000_000, UNIT, 1_000, 100_000), set(), DEFAULT_CLOCK)
     with pytest.raises(AttributeError, match=f"attribute '{name}' is not accessible"):
         hooks["_getattr_"](1, name)
+
+
+def test_re_sub_output_is_sized_before_it_is_built_for_templates_and_callables():
+    # a template: the text plus, per hit, the template and a copy of the text (+1) per
+    # reference: 300 + 300 * (5 + 301)
+    assert "re.sub output of 92,100 items exceeds the sandbox limit of 1,000" in refusal(
+        "import re\nreturn re.sub('a', r'\\g<0>', 'a' * 300)", SMALL)
+    # a callable: what it returns, counted as it returns it (20 + 10 * 100 > 1,000)
+    assert "re.sub output of 1,020 items exceeds the sandbox limit of 1,000" in refusal(
+        "import re\ndef long(match):\n    return 'x' * 100\nreturn re.sub('a', long, 'a' * 20)",
+        SMALL)
+    result = run("import re\ndef twice(match):\n    return match.group(0) * 2\n"
+                 "return [re.sub('a', twice, 'cab'), re.sub('a', r'<\\g<0>>', 'cab')]", SMALL)
+    assert result.ok, result.error
+    assert result.output == '["caab", "c<a>b"]'
