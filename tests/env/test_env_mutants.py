@@ -528,3 +528,68 @@ def test_a_backend_turn_without_calls_fails_and_a_cut_episode_is_force_terminate
     assert "turn_verdict" not in info
     assert info["bfcl"] == {"valid": False, "error_type": "multi_turn:force_terminated"}
     env.close()
+
+
+# -- constructor options ------------------------------------------------------------------
+
+def test_sandbox_options_reach_the_sandbox(unit_pack):
+    """Limits fields, ``isolation`` and ``pool`` all arrive (none is dropped on the way)."""
+    env = AstraEnv(unit_pack, sandbox={"isolation": "inprocess", "ops": 1})
+    assert env._sandbox.isolation == "inprocess"
+    env.reset(seed=0, options={"task_id": "stocks"})
+    _, _, _, _, info = env.step(_call("quote", ticker="ACME"))
+    assert info["calls"][0]["error_kind"] == "budget_exceeded"  # an op budget of one
+    env.close()
+
+
+def test_a_sandbox_pool_option_is_the_pool_the_env_uses(unit_pack):
+    from astra_gym.sandbox import WorkerPool
+
+    with WorkerPool(1) as pool:
+        env = AstraEnv(unit_pack, sandbox={"pool": pool})
+        env.reset(seed=0, options={"task_id": "stocks"})
+        _, _, _, _, info = env.step(_call("quote", ticker="ACME"))
+        assert info["calls"][0]["error_kind"] is None
+        assert len(pool.workers) == 1  # our pool started the worker that ran the call
+        env.close()
+
+
+def test_bad_constructor_options_list_the_valid_ones(unit_pack):
+    from dataclasses import fields
+
+    from astra_gym.parsers import ACTION_FORMATS
+    from astra_gym.rewards import REWARD_MODES
+    from astra_gym.sandbox.limits import Limits
+
+    with pytest.raises(ValueError) as error:
+        AstraEnv(unit_pack, sandbox={"isolation": "inprocess", "opz": 1, "colour": 2})
+    limits = ", ".join(sorted(field.name for field in fields(Limits)))
+    assert str(error.value) == ("unknown sandbox option(s) colour, opz; use 'isolation', "
+                                f"'pool' or Limits fields: {limits}")
+    with pytest.raises(ValueError) as error:
+        AstraEnv(unit_pack, reward="f2")
+    assert str(error.value) == f"unknown reward mode 'f2'; choose one of {', '.join(REWARD_MODES)}"
+    with pytest.raises(ValueError) as error:
+        AstraEnv(unit_pack, action_format="yaml")
+    assert str(error.value) == ("unknown action_format 'yaml'; choose one of "
+                                f"{', '.join(ACTION_FORMATS)}")
+
+
+@pytest.mark.parametrize("name", ["max_turns", "max_calls_per_turn", "max_action_chars"])
+@pytest.mark.parametrize("value", [0, True, "3"])
+def test_each_count_option_must_be_a_positive_integer_and_says_which(unit_pack, name, value):
+    with pytest.raises(ValueError) as error:
+        AstraEnv(unit_pack, **{name: value})
+    assert str(error.value) == f"{name} must be a positive integer, got {value!r}"
+
+
+def test_other_bad_constructor_arguments_say_what_is_wrong(unit_pack):
+    with pytest.raises(TypeError, match=r"^hedge_rule must be a HedgeRule or None, not str$"):
+        AstraEnv(unit_pack, hedge_rule="lenient")
+    with pytest.raises(ValueError, match=r"^unknown render_mode 'human'; use None or 'ansi'$"):
+        AstraEnv(unit_pack, render_mode="human")
+    with pytest.raises(KeyError, match=r"has no task\(s\) \['nope'\]"):
+        AstraEnv(unit_pack, task_ids=["stocks", "nope"])
+    with pytest.raises(ValueError, match=r"^task_ids is empty: give at least one task id, or "
+                                         r"None for all$"):
+        AstraEnv(unit_pack, task_ids=[])
