@@ -469,3 +469,40 @@ def test_re_sub_output_is_sized_before_it_is_built_for_templates_and_callables()
                  "return [re.sub('a', twice, 'cab'), re.sub('a', r'<\\g<0>>', 'cab')]", SMALL)
     assert result.ok, result.error
     assert result.output == '["caab", "c<a>b"]'
+
+
+def test_hasattr_sees_public_attributes_and_never_private_ones():
+    result = run("name = '_' + 'append'\nreturn [hasattr([], 'append'), hasattr([], 'nope'), "
+                 "hasattr([], '__class__'), hasattr([], name), hasattr([], 3)]")
+    assert result.ok, result.error
+    assert result.output == "[true, false, false, false, false]"
+
+
+def test_str_decodes_with_a_positional_encoding_and_errors():
+    result = run("return [str(b'caf\\xe9', 'utf-8', 'replace'), str(b'ab', 'ascii')]")
+    assert result.ok, result.error
+    assert result.output == '["caf\ufffd", "ab"]'
+
+
+def test_deque_extendleft_works_and_is_capped():
+    result = run("import collections\nq = collections.deque([3])\nq.extendleft([2, 1])\n"
+                 "return list(q)")
+    assert result.ok, result.error
+    assert result.output == "[1, 2, 3]"
+    assert "extendleft of 1,200 items exceeds the sandbox limit of 1,000" in refusal(
+        "import collections\nq = collections.deque([0] * 600)\nq.extendleft([1] * 600)\n"
+        "return len(q)", SMALL)
+
+
+def test_the_builtins_consistency_check_names_the_disagreeing_wrappers():
+    from astra_gym.sandbox.builtins import _check_wrappers
+
+    with pytest.raises(RuntimeError, match=r"builtins wrappers \['frobnicate'\] disagree with "
+                                           r"the allowlist"):
+        _check_wrappers({**dict.fromkeys(_wrapped_names()), "frobnicate": None})
+
+
+def _wrapped_names():
+    from astra_gym.sandbox.allowlist import WRAPPED, names
+
+    return names("builtins", WRAPPED)
