@@ -593,3 +593,15 @@ def test_other_bad_constructor_arguments_say_what_is_wrong(unit_pack):
     with pytest.raises(ValueError, match=r"^task_ids is empty: give at least one task id, or "
                                          r"None for all$"):
         AstraEnv(unit_pack, task_ids=[])
+
+
+def test_unknown_task_ids_are_listed_up_to_five(unit_pack):
+    with pytest.raises(KeyError) as error:
+        AstraEnv(unit_pack, task_ids=["stocks"] + [f"n{i}" for i in range(6)])
+    assert "has no task(s) ['n0', 'n1', 'n2', 'n3', 'n4']" in str(error.value)
+
+
+def test_a_pack_without_tasks_cannot_make_an_env(tmp_path):
+    write_pack(tmp_path, "empty", 0, [], validation={"rows": 0, "compiled": 0, "rejected": 0})
+    with pytest.raises(ValueError, match=r"^pack 'empty' has no tasks$"):
+        AstraEnv(str(tmp_path))
