@@ -506,3 +506,24 @@ def _wrapped_names():
     from astra_gym.sandbox.allowlist import WRAPPED, names
 
     return names("builtins", WRAPPED)
+
+
+def test_replace_charges_its_scan_and_only_a_growing_replacement_its_output():
+    n = 100_000
+    assert cost(f"s = 'a' * {n}", "s.replace('a', 'b')") == n // UNIT  # same length: the scan
+    # growing: the scan, then the output (n + n * 1 characters)
+    assert cost(f"s = 'a' * {n}", "s.replace('a', 'bb')") == n // UNIT + 2 * n // UNIT
+
+
+def test_translate_is_capped_by_the_widest_replacement():
+    # each character may become the widest value: 2 * 600 = 1,200
+    assert "translate of 1,200 items exceeds the sandbox limit of 1,000" in refusal(
+        "return 'ab'.translate({97: 'x' * 600})", SMALL)
+
+
+def test_pattern_sub_range_scans_and_limit_denominator_keep_their_arguments():
+    result = run("import re\nfrom fractions import Fraction\np = re.compile('a')\n"
+                 "return [p.sub('x', 'aaa', 1), p.subn('x', 'aaa', 2)[1], range(10).index(3), "
+                 "range(10).count(3), str(Fraction(355, 113).limit_denominator(10))]")
+    assert result.ok, result.error
+    assert result.output == '["xaa", 2, 3, 1, "22/7"]'
