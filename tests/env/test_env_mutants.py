@@ -605,3 +605,19 @@ def test_a_pack_without_tasks_cannot_make_an_env(tmp_path):
     write_pack(tmp_path, "empty", 0, [], validation={"rows": 0, "compiled": 0, "rejected": 0})
     with pytest.raises(ValueError, match=r"^pack 'empty' has no tasks$"):
         AstraEnv(str(tmp_path))
+
+
+def test_tools_in_the_prompt_keep_non_ascii_text_as_written(tmp_path):
+    import dataclasses
+
+    from env_packs import QUOTE, stock_task
+
+    task = stock_task()
+    quote = dataclasses.replace(QUOTE, description="Dernier cours de clôture (€).")
+    task = dataclasses.replace(task, tools=(quote, *task.tools[1:]))
+    write_pack(tmp_path, "accents", 0, [task], validation={"rows": 1, "compiled": 1,
+                                                            "rejected": 0})
+    env = AstraEnv(str(tmp_path), sandbox={"isolation": "inprocess"}, tools_in_prompt=True)
+    observation, _ = env.reset(seed=0)
+    assert "Dernier cours de clôture (€)." in observation[0]["content"]
+    env.close()
