@@ -621,3 +621,18 @@ def test_tools_in_the_prompt_keep_non_ascii_text_as_written(tmp_path):
     observation, _ = env.reset(seed=0)
     assert "Dernier cours de clôture (€)." in observation[0]["content"]
     env.close()
+
+
+def test_the_episode_seed_is_drawn_from_the_reset_seed_over_31_bits(unit_pack):
+    """The same seed gives the same episode seed in any process; different seeds rarely collide."""
+    from gymnasium.utils import seeding
+
+    env = _env(unit_pack)
+    seeds = []
+    for seed in range(64):
+        _, info = env.reset(seed=seed, options={"task_id": "stocks"})  # no draw for the task
+        expected = int(seeding.np_random(seed)[0].integers(0, 2**31 - 1))
+        assert info["episode_seed"] == expected
+        seeds.append(info["episode_seed"])
+    assert len(set(seeds)) == 64
+    env.close()
