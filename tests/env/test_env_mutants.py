@@ -636,3 +636,47 @@ def test_the_episode_seed_is_drawn_from_the_reset_seed_over_31_bits(unit_pack):
         seeds.append(info["episode_seed"])
     assert len(set(seeds)) == 64
     env.close()
+
+
+def test_reset_info_names_the_task_pack_domain_and_language(unit_pack):
+    env = _env(unit_pack)
+    _, info = env.reset(seed=0, options={"task_id": "stocks"})
+    assert {key: info[key] for key in ("task_id", "pack", "domain", "language")} == {
+        "task_id": "stocks", "pack": "unit", "domain": "finance", "language": "en"}
+    env.close()
+
+
+def test_two_tools_are_shuffled_too(unit_pack):
+    env = _env(unit_pack)
+    orders = set()
+    for seed in range(16):
+        _, info = env.reset(seed=seed, options={"task_id": "stocks"})  # quote, position_value
+        orders.add(tuple(tool["function"]["name"] for tool in info["tools"]))
+    assert orders == {("quote", "position_value"), ("position_value", "quote")}
+    env.close()
+
+
+def test_a_reused_session_draws_from_the_new_episode_seed(tmp_path):
+    """Tool randomness follows the episode seed, also when the env reuses its session."""
+    import dataclasses
+
+    from env_packs import COUNTER, counter_task
+
+    roll = dataclasses.replace(
+        COUNTER, source="import random\ndef bump(step: int = 1) -> dict:\n"
+                        "    return {'count': random.randint(1, 10**9)}\n")
+    task = dataclasses.replace(counter_task(), tools=(roll,))
+    write_pack(tmp_path, "dice", 0, [task], validation={"rows": 1, "compiled": 1, "rejected": 0})
+
+    def first_roll(env, seed):
+        env.reset(seed=seed)
+        observation, *_ = env.step(_call("bump"))
+        return observation[0]["content"]
+
+    reused = AstraEnv(str(tmp_path), sandbox={"isolation": "inprocess"})
+    rolls = [first_roll(reused, seed) for seed in (1, 2)]
+    fresh = AstraEnv(str(tmp_path), sandbox={"isolation": "inprocess"})
+    assert rolls[0] != rolls[1]
+    assert first_roll(fresh, 2) == rolls[1]
+    reused.close()
+    fresh.close()
