@@ -527,3 +527,16 @@ def test_pattern_sub_range_scans_and_limit_denominator_keep_their_arguments():
                  "range(10).count(3), str(Fraction(355, 113).limit_denominator(10))]")
     assert result.ok, result.error
     assert result.output == '["xaa", 2, 3, 1, "22/7"]'
+
+
+def test_set_methods_over_the_cap_name_the_set():
+    assert "set of 1,200 items exceeds the sandbox limit of 1,000" in refusal(
+        "a = set(range(600))\nreturn len(a.union(list(range(600, 1200))))", SMALL)
+
+
+def test_epoch_seconds_of_an_aware_datetime_use_its_own_offset():
+    result = run("import datetime\ntokyo = datetime.timezone(datetime.timedelta(hours=9))\n"
+                 "return [datetime.datetime(2000, 1, 1, tzinfo=tokyo).strftime('%s'), "
+                 "datetime.datetime(2000, 1, 1).strftime('%s')]")
+    assert result.ok, result.error
+    assert result.output == '["946652400", "946684800"]'  # naive counts as UTC
