@@ -540,3 +540,17 @@ def test_epoch_seconds_of_an_aware_datetime_use_its_own_offset():
                  "datetime.datetime(2000, 1, 1).strftime('%s')]")
     assert result.ok, result.error
     assert result.output == '["946652400", "946684800"]'  # naive counts as UTC
+
+
+@pytest.mark.parametrize("source, charged", [
+    ("items", 0), ("tuple(items)", 0),  # a list or tuple is unpacked as it is
+    ("iter(items)", N * 8 * POINTER // UNIT),  # anything else is materialised first
+    ("map(abs, items)", N * 8 * POINTER // UNIT),
+])
+def test_unpacking_materialises_only_what_is_not_already_a_list_or_tuple(source, charged):
+    setup = f"items = [0] * {N}\nsource = {source}\n"
+    with_it = run(setup + "first, *rest = source\nreturn len(rest)")
+    without = run(setup + "return 1")
+    assert with_it.ok, with_it.error
+    assert with_it.output == str(N - 1)
+    assert with_it.ops - without.ops == charged
