@@ -554,3 +554,26 @@ def test_unpacking_materialises_only_what_is_not_already_a_list_or_tuple(source,
     assert with_it.ok, with_it.error
     assert with_it.output == str(N - 1)
     assert with_it.ops - without.ops == charged
+
+
+def test_a_decimal_power_is_charged_by_the_decimal_side_alone():
+    setup = "from decimal import Decimal\nwide = Decimal('1.' + '0' * 299)\ntwo = 2"
+    assert cost(setup, "wide ** two") >= 300 * 300 // 2
+
+
+def test_left_shifts_are_capped_by_their_result_and_zero_shifts_freely():
+    assert "left shift would have about 100,001 bits" in refusal(
+        "one = 1\nreturn one << 100000",
+        Sandbox(isolation="inprocess", limits=Limits(max_int_bits=100_000)))
+    result = run("zero = 0\nfar = 10 ** 6\nreturn [zero << far, 5 << 2]")
+    assert result.ok, result.error
+    assert result.output == "[0, 20]"
+
+
+def test_in_place_set_algebra_is_charged_by_both_operands():
+    n = 50_000
+    setup = f"a = set(range({n}))\nb = set(range({n}, {2 * n}))\n"
+    with_it = run(setup + "a |= b\nreturn len(a)")
+    without = run(setup + "return 1")
+    assert with_it.ok, with_it.error
+    assert with_it.ops - without.ops == 2 * n * POINTER // UNIT
