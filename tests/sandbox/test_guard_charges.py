@@ -577,3 +577,9 @@ def test_in_place_set_algebra_is_charged_by_both_operands():
     without = run(setup + "return 1")
     assert with_it.ok, with_it.error
     assert with_it.ops - without.ops == 2 * n * POINTER // UNIT
+
+
+def test_format_builtin_defaults_to_an_empty_spec():
+    result = run("return [format(5), format('ab'), format(3.14159, '.2f')]")
+    assert result.ok, result.error
+    assert result.output == '["5", "ab", "3.14"]'
