@@ -680,3 +680,33 @@ def test_a_reused_session_draws_from_the_new_episode_seed(tmp_path):
     assert first_roll(fresh, 2) == rolls[1]
     reused.close()
     fresh.close()
+
+
+def test_step_info_names_the_task_and_turn(unit_pack):
+    env = _env(unit_pack)
+    env.reset(seed=0, options={"task_id": "stocks"})
+    _, _, _, _, info = env.step(_call("quote", ticker="ACME"))
+    assert (info["task_id"], info["turn"]) == ("stocks", 1)
+    env.close()
+
+
+def test_the_action_size_limit_counts_content_and_every_arguments_text(unit_pack):
+    env = _env(unit_pack, max_action_chars=40)
+    env.reset(seed=0, options={"task_id": "stocks"})
+    args = json.dumps({"ticker": "ACME"})  # 18 characters
+
+    def message(content, *entries):
+        return {"role": "assistant", "content": content, "tool_calls": list(entries)}
+
+    def entry(text):
+        return {"id": "c", "type": "function", "function": {"name": "quote", "arguments": text}}
+
+    def oversized(action):
+        observation, *_ = env.step(action)
+        return any("the turn is too long" in m["content"] for m in observation)
+
+    assert not oversized(message("x" * 4, entry(args), entry(args)))  # 4 + 36 = 40: the limit
+    assert oversized(message("x" * 5, entry(args), entry(args)))  # 41
+    assert not oversized(message(None, 7, entry(args)))  # no content, a non-dict entry: 18
+    assert oversized("y" * 41) and not oversized("quote('ACME')" + " " * 27)
+    env.close()
