@@ -583,3 +583,31 @@ def test_format_builtin_defaults_to_an_empty_spec():
     result = run("return [format(5), format('ab'), format(3.14159, '.2f')]")
     assert result.ok, result.error
     assert result.output == '["5", "ab", "3.14"]'
+
+
+def test_set_pop_takes_the_first_item_in_the_sandbox_order():
+    # a raw set.pop() returns the hash order's first item, which PYTHONHASHSEED changes
+    result = run("s = {f'w{i:02d}' for i in range(50)}\nreturn [s.pop(), s.pop(), len(s)]")
+    assert result.ok, result.error
+    assert result.output == '["w00", "w01", 48]'
+
+
+def test_list_extend_is_capped_by_the_result():
+    assert "extend of 1,200 items exceeds the sandbox limit of 1,000" in refusal(
+        "items = [0] * 600\nitems.extend([1] * 600)\nreturn len(items)", SMALL)
+
+
+def test_encode_keeps_its_error_handler_and_caps_growing_handlers():
+    result = run("return ['é'.encode('ascii', 'replace').decode(), "
+                 "'é'.encode('ascii', errors='ignore').decode()]")
+    assert result.ok, result.error
+    assert result.output == '["?", ""]'
+    # namereplace may write up to 100 characters a character: 200 * 100
+    assert ("text with the 'namereplace' error handler of 20,000 items exceeds the sandbox "
+            "limit of 1,000") in refusal("return ('é' * 200).encode('ascii', 'namereplace')",
+                                         SMALL)
+
+
+def test_an_int_raised_to_a_decimal_is_charged_by_the_exponent_digits():
+    setup = "from decimal import Decimal\nexponent = Decimal('1.' + '0' * 299)\ntwo = 2"
+    assert cost(setup, "two ** exponent") >= 300 * 300 // 2
