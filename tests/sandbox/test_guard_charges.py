@@ -611,3 +611,9 @@ def test_encode_keeps_its_error_handler_and_caps_growing_handlers():
 def test_an_int_raised_to_a_decimal_is_charged_by_the_exponent_digits():
     setup = "from decimal import Decimal\nexponent = Decimal('1.' + '0' * 299)\ntwo = 2"
     assert cost(setup, "two ** exponent") >= 300 * 300 // 2
+
+
+def test_round_to_a_huge_number_of_digits_is_refused_by_name():
+    # int.__round__ computes 10 ** 1,000,000 first: about 3.3 million bits
+    assert "round() would have about 3,321,928 bits" in refusal(
+        "places = -10 ** 6\nreturn round(5, places)", SANDBOX)
