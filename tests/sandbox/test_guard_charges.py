@@ -10,6 +10,7 @@ author to the wrong line. Each test here fails when the rule it names is changed
 
 from __future__ import annotations
 
+import datetime
 import textwrap
 
 import pytest
@@ -617,3 +618,21 @@ def test_round_to_a_huge_number_of_digits_is_refused_by_name():
     # int.__round__ computes 10 ** 1,000,000 first: about 3.3 million bits
     assert "round() would have about 3,321,928 bits" in refusal(
         "places = -10 ** 6\nreturn round(5, places)", SANDBOX)
+
+
+def test_now_in_a_time_zone_is_the_frozen_clock_there_whatever_the_host_zone():
+    """The frozen clock is UTC: converting it must not read the host's TZ (a child with TZ set)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from astra_gym.sandbox import Sandbox\n"
+            "print(Sandbox(isolation='inprocess').run('import datetime\\ndef tool():\\n"
+            "    tokyo = datetime.timezone(datetime.timedelta(hours=9))\\n"
+            "    return datetime.datetime.now(tokyo).isoformat()\\n', 'tool', {}).output)")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=dict(os.environ, TZ=zone), check=True).stdout.strip()
+               for zone in ("UTC", "America/New_York", "Asia/Kolkata")}
+    expected = (DEFAULT_CLOCK.replace(tzinfo=datetime.UTC)
+                .astimezone(datetime.timezone(datetime.timedelta(hours=9))).isoformat())
+    assert outputs == {expected}
