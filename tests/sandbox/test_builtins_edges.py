@@ -10,21 +10,14 @@ it would build, case mappings of non-ASCII text for three times its length and
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
+from tool_runs import run
 
 from astra_gym.sandbox import Sandbox
 from astra_gym.sandbox.builtins import _MAX_CLASSINFO
 from astra_gym.sandbox.limits import Limits
 
-SANDBOX = Sandbox(isolation="inprocess")
 SMALL = Sandbox(isolation="inprocess", limits=Limits(max_len=1_000))
-
-
-def run(body: str, sandbox: Sandbox = SANDBOX):
-    return sandbox.run("def tool():\n" + textwrap.indent(textwrap.dedent(body), "    "),
-                       "tool", {})
 
 
 def _ops(body: str) -> int:
