@@ -69,6 +69,8 @@ _MAX_PLAIN_DEPTH = 16  # nesting of containers in a plain-data reply
 #: stops reading would otherwise block the parent in write()).
 _SEND_TIMEOUT = 10.0
 _HEADER = struct.Struct("!i")  # multiprocessing.connection's frame header
+#: Bytes asked of one read(): a whole request or reply frame for almost every call.
+_READ_CHUNK = 65536
 #: A call's reply: tag, request id, ok, error kind (index into _ERROR_KIND_CODES,
 #: -1 for None), ops, and the byte lengths of the output and error texts that follow.
 _RESULT = struct.Struct("!c8s?bqII")
@@ -270,7 +272,46 @@ def readable_paths() -> tuple[str, ...]:
     return tuple(sorted(path for path in paths if os.path.exists(path)))
 
 
-def _serve(conn_in: Connection, conn_out: Connection, memory_mb: int, confine: bool) -> None:
+class _RequestFrames:
+    """The parent's request frames, read straight from the pipe's file descriptor.
+
+    One ``read`` usually brings a whole frame (the parent writes header and body
+    in one ``write``), where ``Connection.recv`` issues two reads and a Python-level
+    loop per message. Frames that arrive together (a fire-and-forget ``close``
+    followed by a call) are kept for the next request. The parent is trusted: a
+    frame is whatever length its header states.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = b""
+
+    def next(self) -> bytes:
+        """The next request's pickle (raises EOFError when the parent closed the pipe)."""
+        buffer = self._buffer
+        while True:
+            if len(buffer) >= _HEADER.size:
+                end = _HEADER.size + _HEADER.unpack_from(buffer)[0]
+                if len(buffer) >= end:
+                    self._buffer = buffer[end:]
+                    return buffer[_HEADER.size:end]
+                chunk = os.read(self._fd, max(end - len(buffer), _READ_CHUNK))
+            else:
+                chunk = os.read(self._fd, _READ_CHUNK)
+            if not chunk:
+                raise EOFError
+            buffer += chunk
+
+
+
+def _send_frame(fd: int, body: bytes) -> None:
+    """Write one frame (header and body in one ``write`` when the pipe takes it all)."""
+    view = memoryview(_HEADER.pack(len(body)) + body)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _serve(read_fd: int, write_fd: int, memory_mb: int, confine: bool) -> None:
     """The worker's loop (runs in the child interpreter)."""
     from .session import InProcessSession
 
@@ -287,11 +328,12 @@ def _serve(conn_in: Connection, conn_out: Connection, memory_mb: int, confine: b
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     sessions: dict[int, InProcessSession] = {}
     sources: dict[str, str] = {}
-    conn_out.send_bytes(_PLAIN_TAG + _plain_dumps(
+    _send_frame(write_fd, _PLAIN_TAG + _plain_dumps(
         ("ready", os.getpid(), {name: str(status) for name, status in layers.items()})))
+    requests = _RequestFrames(read_fd)
     while True:
         try:
-            request = conn_in.recv()
+            request = pickle.loads(requests.next())
         except (EOFError, OSError):
             return
         op = request[0]
@@ -304,7 +346,7 @@ def _serve(conn_in: Connection, conn_out: Connection, memory_mb: int, confine: b
                 sources[key] = source
             session = sessions.get(sid)
             if session is None or key not in sources:  # pragma: no cover - protocol error
-                conn_out.send_bytes(_PLAIN_TAG + _plain_dumps(
+                _send_frame(write_fd, _PLAIN_TAG + _plain_dumps(
                     ("error", request_id, "unknown session or source")))
                 continue
             _arm_cpu_limit(session.limits.timeout)
@@ -313,19 +355,21 @@ def _serve(conn_in: Connection, conn_out: Connection, memory_mb: int, confine: b
             except MemoryError:
                 result = ToolResult.failure(ErrorKind.MEMORY, "MemoryError")
             # a fixed binary layout: the parent hashes and unpickles nothing of it
-            conn_out.send_bytes(encode_result(request_id, result))
+            _send_frame(write_fd, encode_result(request_id, result))
         elif op == "close":
             sessions.pop(request[1], None)  # no reply: closing is fire-and-forget
         elif op == "doctor":
             from .confine import probe_report
 
-            conn_out.send_bytes(_PLAIN_TAG + _plain_dumps(
+            _send_frame(write_fd, _PLAIN_TAG + _plain_dumps(
                 ("report", request[1], probe_report(layers))))
         elif op == "exit":
             return
 
 
-_armed = [0.0]  # the soft RLIMIT_CPU now set, in CPU seconds (0: never armed)
+#: The soft RLIMIT_CPU now set (CPU seconds; 0: never armed), and the CPU time used
+#: and the monotonic clock at the last ``getrusage``.
+_armed = [0.0, 0.0, 0.0]
 
 
 def _arm_cpu_limit(timeout: float) -> None:
@@ -338,11 +382,23 @@ def _arm_cpu_limit(timeout: float) -> None:
     had served a few CPU seconds in all would then be killed in the middle of an
     innocent call. The limit is re-armed only when less than ``timeout + 1`` s
     of headroom is left, so the headroom always stays between ``timeout + 1``
-    and ``timeout + 2`` s, at one syscall for most calls.
+    and ``timeout + 2`` s.
+
+    The worker runs one thread, so its CPU time cannot grow faster than the wall
+    clock: ``getrusage`` (a syscall) is skipped while the CPU time measured last,
+    plus the wall time since, still leaves that headroom, which makes it about
+    one syscall per second of wall time instead of one per call. Were the worker
+    ever to use more CPU than wall time, the soft limit would fire early and end
+    the worker (a failed call, then a replay), never late.
     """
+    armed, used_then, checked_at = _armed
+    now = time.monotonic()
+    if armed and used_then + (now - checked_at) + timeout + 1 <= armed:
+        return
     usage = resource.getrusage(resource.RUSAGE_SELF)
     used = usage.ru_utime + usage.ru_stime
-    if _armed[0] and used + timeout + 1 <= _armed[0]:
+    _armed[1], _armed[2] = used, now  # the clock read before the usage: conservative
+    if armed and used + timeout + 1 <= armed:
         return
     _, hard = resource.getrlimit(resource.RLIMIT_CPU)
     soft = int(used + timeout) + 2
@@ -444,6 +500,8 @@ class WorkerProcess:
             os.close(from_child_w)
         self._send = Connection(to_child_w, readable=False)
         self._recv = Connection(from_child_r, writable=False)
+        self._send_fd, self._recv_fd = to_child_w, from_child_r  # used only while _proc is set
+        self._ids: list[bytes] = []
         # Both ends non-blocking: every read and write waits in poll() against
         # a deadline, so a worker that stops half-way through a reply (or stops
         # reading its requests) cannot block the parent beyond it.
@@ -495,7 +553,7 @@ class WorkerProcess:
             WorkerTimeout: no complete reply within ``timeout`` s (the worker is killed).
             WorkerDied: the worker exited, or broke the protocol, before replying.
         """
-        request_id = os.urandom(8)
+        request_id = self._request_id()
         deadline = None if timeout is None else time.monotonic() + timeout
         self._send_message(("call", request_id, *body), deadline)
         frame = self._reply(deadline, _MAX_REPLY)
@@ -520,7 +578,7 @@ class WorkerProcess:
             WorkerTimeout: no complete reply within ``timeout`` s (the worker is killed).
             WorkerDied: the worker exited, or broke the protocol, before replying.
         """
-        request_id = os.urandom(8)
+        request_id = self._request_id()
         deadline = None if timeout is None else time.monotonic() + timeout
         self._send_message((op, request_id, *body), deadline)
         frame = self._reply(deadline, _MAX_PLAIN_REPLY + 1)
@@ -535,39 +593,72 @@ class WorkerProcess:
         return tag, payload
 
     # -- framing ------------------------------------------------------------------
+    def _request_id(self) -> bytes:
+        """Eight fresh random bytes: ids are drawn 512 at a time (one syscall, not one per call).
+
+        The worker cannot read the parent's memory, so ids drawn ahead are as
+        unguessable to it as ids drawn on demand.
+        """
+        if not self._ids:
+            block = os.urandom(8 * 512)
+            self._ids = [block[i:i + 8] for i in range(0, len(block), 8)]
+        return self._ids.pop()
+
     def _reply(self, deadline: float | None, limit: int) -> bytes:
-        """One whole reply frame, read before ``deadline`` (every byte of it)."""
+        """One whole reply frame, read before ``deadline`` (every byte of it).
+
+        The first read takes up to 64 KiB, which holds the whole frame of almost
+        every reply (one syscall instead of a read for the header and one for the
+        body); a longer frame is read to the end into a buffer of the size its
+        header states. Bytes beyond the frame are a reply nobody asked for: the
+        worker broke the protocol.
+        """
         try:
-            (size,) = _HEADER.unpack(self._read_exact(_HEADER.size, deadline, True))
+            if self._proc is None:
+                raise EOFError
+            data = b""
+            while len(data) < _HEADER.size:
+                if not self._wait(self._poller, deadline):
+                    raise WorkerTimeout
+                try:
+                    chunk = os.read(self._recv_fd, _READ_CHUNK)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    raise EOFError
+                data += chunk
+            (size,) = _HEADER.unpack_from(data)
             if not 0 < size <= limit:
                 raise WorkerDied(self.kill(), f"announced a reply of {size:,} bytes")
-            return self._read_exact(size, deadline, False)
+            end = _HEADER.size + size
+            if len(data) > end:
+                raise WorkerDied(self.kill(), "sent more than its reply")
+            if len(data) == end:
+                return data[_HEADER.size:]
+            return data[_HEADER.size:] + self._read_exact(end - len(data), deadline)
         except WorkerTimeout:
             self.kill()
             raise
         except (EOFError, OSError, ValueError):
             raise WorkerDied(self.kill()) from None
 
-    def _read_exact(self, size: int, deadline: float | None, wait_first: bool) -> bytes:
+    def _read_exact(self, size: int, deadline: float | None) -> bytes:
         if self._proc is None:
             raise EOFError
-        fd = self._recv.fileno()
+        fd = self._recv_fd
         buffer = bytearray(size)
         view = memoryview(buffer)
         got = 0
-        wait = wait_first
         while got < size:
-            if wait and not self._wait(self._poller, deadline):
+            if not self._wait(self._poller, deadline):
                 raise WorkerTimeout
             try:
                 count = os.readv(fd, [view[got:]])
             except BlockingIOError:
-                wait = True
                 continue
             if not count:
                 raise EOFError
             got += count
-            wait = True
         return bytes(buffer)
 
     @staticmethod
@@ -597,7 +688,7 @@ class WorkerProcess:
         view = memoryview(_HEADER.pack(len(data)) + data)
         if deadline is None:
             deadline = time.monotonic() + _SEND_TIMEOUT
-        fd = self._send.fileno()
+        fd = self._send_fd
         try:
             while view:
                 try:
@@ -669,5 +760,4 @@ def main(argv: list[str]) -> None:
     import warnings
 
     warnings.simplefilter("ignore")
-    _serve(Connection(read_fd, writable=False), Connection(write_fd, readable=False), memory_mb,
-           bool(confine))
+    _serve(read_fd, write_fd, memory_mb, bool(confine))

@@ -12,6 +12,10 @@ real worker, then answers the first call as ``MODE`` says:
 * ``forged_id``: a well-formed result for another request;
 * ``huge``: a frame header announcing 1 GiB;
 * ``deaf``: it never reads its requests (the parent's write must not block).
+* ``trailing``: a well-formed result and, in the same write, bytes of a next frame
+  (a reply nobody asked for);
+* ``trickle``: a well-formed result written a few bytes at a time (header split);
+* ``big``: a well-formed result of 200,000 characters (more than one read).
 """
 
 from __future__ import annotations
@@ -60,6 +64,19 @@ def main(read_fd: int, write_fd: int, mode: str) -> None:
         os.write(out, _frame(encode_result(b"\0" * 8, ToolResult(True, "forged", None, None, 1))))
     elif mode == "huge":
         os.write(out, struct.pack("!i", 1 << 30))
+    elif mode == "trailing":
+        frame = _frame(encode_result(request_id, ToolResult(True, "rogue", None, None, 7)))
+        os.write(out, frame + frame[:6])
+    elif mode == "trickle":
+        frame = _frame(encode_result(request_id, ToolResult(True, "slowly", None, None, 3)))
+        for start in range(0, len(frame), 3):
+            os.write(out, frame[start:start + 3])
+            time.sleep(0.002)
+    elif mode == "big":
+        frame = _frame(encode_result(request_id, ToolResult(True, "x" * 200_000, None, None, 5)))
+        view = memoryview(frame)
+        while view:
+            view = view[os.write(out, view):]
     time.sleep(60)
 
 

@@ -8,6 +8,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -100,6 +101,90 @@ def test_cpu_limit_can_be_re_armed_higher():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True)
     assert int(done.stdout) >= 100
+
+
+_ARM_SCRIPT = """
+import resource, types
+from astra_gym.sandbox import worker
+clock = [1000.0]
+usage = [0.0]
+reads = []
+def getrusage(who):
+    reads.append(clock[0])
+    return types.SimpleNamespace(ru_utime=usage[0], ru_stime=0.0)
+worker.time = types.SimpleNamespace(monotonic=lambda: clock[0])
+worker.resource = types.SimpleNamespace(
+    getrusage=getrusage, RUSAGE_SELF=resource.RUSAGE_SELF, RLIMIT_CPU=resource.RLIMIT_CPU,
+    RLIM_INFINITY=resource.RLIM_INFINITY, getrlimit=resource.getrlimit,
+    setrlimit=resource.setrlimit)
+def soft():
+    return resource.getrlimit(resource.RLIMIT_CPU)[0]
+worker._arm_cpu_limit(0.8)             # first call: reads usage, arms int(0 + 0.8) + 2 = 2
+first = (len(reads), soft())
+clock[0] += 0.1; worker._arm_cpu_limit(0.8)   # 0.1 s later: 0 + 0.1 + 1.8 <= 2, no read
+second = (len(reads), soft())
+clock[0] += 0.2; worker._arm_cpu_limit(0.8)   # 0.3 s after the read: 2.1 > 2, read again
+usage[0] = 0.3
+third = (len(reads), soft())
+clock[0] += 0.4; usage[0] = 0.35; worker._arm_cpu_limit(0.8)  # 0.35 + 1.8 > 2: re-arm
+fourth = (len(reads), soft())
+worker._arm_cpu_limit(100.0)           # a longer timeout is never taken on trust
+fifth = (len(reads), soft())
+print([first, second, third, fourth, fifth])
+"""
+
+
+def test_the_cpu_limit_check_skips_getrusage_only_while_the_wall_clock_proves_headroom():
+    """The worker reads its CPU time at most about once a second: one thread cannot use
+    more CPU than wall time, so ``used_then + (now - then) + timeout + 1 <= soft`` still
+    proves the headroom. Reading the clock rather than trusting it too long (or for a
+    longer timeout) is what keeps an innocent call from a SIGXCPU in mid-run."""
+    done = subprocess.run([sys.executable, "-c", _ARM_SCRIPT], capture_output=True, text=True,
+                          check=True)
+    first, second, third, fourth, fifth = json.loads(done.stdout.replace("(", "[")
+                                                     .replace(")", "]"))
+    assert first == [1, 2]
+    assert second == [1, 2], "within the proven headroom: no syscall, no change"
+    assert third == [2, 2], "past it: usage read again (0 s used, still enough)"
+    assert fourth == [3, 3], "0.35 s used leaves less than timeout + 1: re-armed to 3"
+    assert fifth[0] == 4 and fifth[1] >= 100, "a 100 s timeout reads usage and re-arms"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def test_request_frames_come_whole_however_the_pipe_delivers_them():
+    """The worker reads requests straight from the pipe: two frames in one read (a
+    fire-and-forget ``close`` then a call), a frame split across writes, one longer than
+    a read, and end-of-file."""
+    from astra_gym.sandbox.worker import _HEADER, _RequestFrames
+
+    def frame(body: bytes) -> bytes:
+        return _HEADER.pack(len(body)) + body
+
+    read_fd, write_fd = os.pipe()
+    try:
+        frames = _RequestFrames(read_fd)
+        os.write(write_fd, frame(b"close") + frame(b"call"))
+        assert [frames.next(), frames.next()] == [b"close", b"call"]
+        whole = frame(b"split")
+        os.write(write_fd, whole[:2])
+        os.write(write_fd, whole[2:7])
+        os.write(write_fd, whole[7:])
+        assert frames.next() == b"split"
+        big = b"y" * 150_000  # more than the pipe holds: the writer blocks until read
+        writer = threading.Thread(target=_write_all, args=(write_fd, frame(big)))
+        writer.start()
+        assert frames.next() == big
+        writer.join()
+    finally:
+        os.close(write_fd)
+    with pytest.raises(EOFError):
+        frames.next()
+    os.close(read_fd)
 
 
 def test_worker_keeps_its_hard_cpu_limit(fresh_process_sandbox):

@@ -424,12 +424,23 @@ def test_a_rogue_workers_deep_reply_kills_the_worker_not_the_parent():
     ("partial", "WorkerTimeout"),
     ("forged_id", "WorkerDied: sandbox worker replied out of turn"),
     ("huge", "WorkerDied: sandbox worker announced a reply of 1,073,741,824 bytes"),
+    ("trailing", "WorkerDied: sandbox worker sent more than its reply"),
 ])
 def test_a_rogue_workers_reply_is_checked_within_the_deadline(mode, expected):
     """The deadline covers the whole frame: 5 bytes and a 60 s sleep is a timeout, not a stall."""
     outcome, seconds = rogue_worker.rogue_call(mode, timeout=0.5)
     assert outcome.startswith(expected), outcome
     assert seconds < 10, f"{mode}: the parent waited {seconds:.1f} s (call limit 0.5 s)"
+
+
+@pytest.mark.parametrize("mode, output, ops", [("trickle", "slowly", 3), ("big", "x" * 200_000, 5)],
+                         ids=["trickle", "big"])
+def test_a_reply_in_pieces_or_longer_than_one_read_arrives_whole(mode, output, ops):
+    """The parent reads a reply with one read when it can; a header split over writes,
+    or a frame longer than one read (64 KiB), must still arrive byte for byte."""
+    outcome, _ = rogue_worker.rogue_call(mode, timeout=5.0)
+    assert outcome == f"result {(True, output, None, None, ops)!r} (worker was alive)", \
+        outcome[:200]
 
 
 def test_a_worker_that_stops_reading_cannot_block_the_parent():
