@@ -224,12 +224,11 @@ class AstraEnv(gym.Env[list, Any]):
         # reached the sandbox (to rebuild the session after unpickling).
         self._results: list[str] = []
         self._sandbox_calls: list[tuple[str, dict[str, Any]]] = []
-        # Multi-user-turn state: the current user turn, steps and parsed calls in it, the
-        # tools still hidden, and the judge of a task with a trusted backend.
+        # Multi-user-turn state: the current user turn, steps and parsed calls in it, and
+        # the judge of a task with a trusted backend.
         self._user_turn = 0
         self._turn_steps = 0
         self._turn_calls = 0
-        self._hidden: frozenset[str] = frozenset()
         # Hidden tools that cannot be called yet: all of them, except for a backend task,
         # whose classes answer every method whether listed or not (as in BFCL).
         self._blocked: frozenset[str] = frozenset()
@@ -307,7 +306,6 @@ class AstraEnv(gym.Env[list, Any]):
         self._user_turn = 0
         self._turn_steps = 0
         self._turn_calls = 0
-        self._hidden = hidden
         self._blocked = hidden if judge is None else frozenset()
         self._done = False
         self._results = []
@@ -591,7 +589,6 @@ class AstraEnv(gym.Env[list, Any]):
         messages = [{"role": "user", "content": m["content"]} for m in next_turn.messages]
         if next_turn.reveal_tools:
             revealed = set(next_turn.reveal_tools)
-            self._hidden = self._hidden - revealed
             self._blocked = self._blocked - revealed
             added = [tool for tool in runtime.openai_tools()
                      if tool["function"]["name"] in revealed]
