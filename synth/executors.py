@@ -19,12 +19,12 @@ from __future__ import annotations
 import asyncio
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = ["ClientSettings", "Executor", "LocalExecutor", "Outcome", "RayExecutor",
-           "StageSpec", "make_executor", "run_record"]
+           "RecordRunner", "StageSpec", "make_executor", "run_record"]
 
 Outcome = tuple[str, Any]
 """What one record gave: ``("ok", row)``, ``("failure", StageFailure.as_dict())`` or
@@ -199,43 +199,58 @@ class Executor(ABC):
         """Release what the executor started (nothing by default)."""
 
 
+RecordRunner = Callable[[StageSpec, dict[str, Any], Any, Any], Awaitable[Outcome]]
+"""Runs one record of a stage: ``await run_one(spec, record, client, sandbox)``."""
+
+
 class LocalExecutor(Executor):
     """Every record as an asyncio task in this process (the default).
 
     Its records share the driver's client, so the runner runs twice as many
     records as the client has request slots (:attr:`Executor.records_per_request`).
+
+    Attributes:
+        run_one: The coroutine that runs one record (:func:`run_record`; the SFT
+            executors set theirs).
+        sandbox_stages: The stages whose records get the driver's sandbox.
     """
 
     records_per_request = 2
+    run_one: ClassVar[RecordRunner] = staticmethod(run_record)
+    sandbox_stages: ClassVar[tuple[str, ...]] = SANDBOX_STAGES
 
     async def map(self, spec: StageSpec, records: Sequence[dict[str, Any]], *, client: Any,
                   sandbox: Callable[[], Any], limit: int, done: Done) -> None:
         """See :meth:`Executor.map`."""
         semaphore = asyncio.Semaphore(max(1, limit))
-        box = sandbox() if spec.name in SANDBOX_STAGES else None
+        box = sandbox() if spec.name in self.sandbox_stages else None
+        run_one = self.run_one
 
         async def one(index: int, record: dict[str, Any]) -> None:
             async with semaphore:
-                outcome = await run_record(spec, record, client, box)
+                outcome = await run_one(spec, record, client, box)
             done(index, outcome)
 
         await asyncio.gather(*(one(index, record) for index, record in enumerate(records)))
 
 
-def _remote_record(spec: StageSpec, settings: ClientSettings,
-                   record: dict[str, Any]) -> Outcome:
-    """The body of one Ray task: rebuild the client (and sandbox), run the record."""
+def _remote_record(run_one: RecordRunner, sandbox_stages: tuple[str, ...], spec: StageSpec,
+                   settings: ClientSettings, record: dict[str, Any]) -> Outcome:
+    """The body of one Ray task: rebuild the client (and sandbox), run the record.
+
+    ``run_one`` is a module-level coroutine function, which Ray pickles by reference.
+    """
 
     async def main() -> Outcome:
         client = settings.build()
         sandbox = None
         try:
-            if spec.name in SANDBOX_STAGES:
+            if spec.name in sandbox_stages:
                 from astra_gym.sandbox import Sandbox
 
                 sandbox = Sandbox(isolation="process")
             async with client:
-                return await run_record(spec, record, client, sandbox)
+                return await run_one(spec, record, client, sandbox)
         finally:
             if sandbox is not None:
                 sandbox.close()
@@ -256,17 +271,30 @@ class RayExecutor(Executor):
         ImportError: On first use, when ray is not installed.
     """
 
+    run_one: ClassVar[RecordRunner] = staticmethod(run_record)
+    sandbox_stages: ClassVar[tuple[str, ...]] = SANDBOX_STAGES
+    #: The error text when ray is not installed.
+    missing_ray: ClassVar[str] = 'RayExecutor needs ray: pip install "astra-gym[ray]"'
+
     def __init__(self, address: str | None = None, num_cpus: int | None = None) -> None:
         self.address = address
         self.num_cpus = num_cpus
         self._started = False
         self._task: Any = None
 
-    def _ray(self) -> Any:
+    def ray(self) -> Any:
+        """The ``ray`` module, initialized (started here when needed).
+
+        Returns:
+            The module.
+
+        Raises:
+            ImportError: ray is not installed.
+        """
         try:
             import ray
         except ImportError as exc:
-            raise ImportError('RayExecutor needs ray: pip install "astra-gym[ray]"') from exc
+            raise ImportError(self.missing_ray) from exc
         if not ray.is_initialized():
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
             kwargs: dict[str, Any] = {"include_dashboard": False}
@@ -286,13 +314,14 @@ class RayExecutor(Executor):
         if not records:
             return
         settings = ClientSettings.from_client(client)
-        ray = self._ray()
+        ray = self.ray()
         settings_ref = ray.put(settings)
         semaphore = asyncio.Semaphore(max(1, limit))
+        run_one, stages = self.run_one, tuple(self.sandbox_stages)
 
         async def one(index: int, record: dict[str, Any]) -> None:
             async with semaphore:
-                ref = self._task.remote(spec, settings_ref, record)
+                ref = self._task.remote(run_one, stages, spec, settings_ref, record)
                 outcome = await asyncio.wrap_future(ref.future())
             done(index, outcome)
 
@@ -309,13 +338,16 @@ class RayExecutor(Executor):
 
 
 def make_executor(kind: str = "local", *, address: str | None = None,
-                  num_cpus: int | None = None) -> Executor:
+                  num_cpus: int | None = None, local: type[LocalExecutor] = LocalExecutor,
+                  ray: type[RayExecutor] = RayExecutor) -> Executor:
     """An executor by name.
 
     Args:
         kind: ``"local"`` or ``"ray"``.
         address: The Ray cluster address (``ray`` only).
         num_cpus: CPUs of a local Ray cluster (``ray`` only).
+        local: The class of ``"local"`` (the SFT runs pass their own).
+        ray: The class of ``"ray"``.
 
     Returns:
         The executor.
@@ -330,7 +362,7 @@ def make_executor(kind: str = "local", *, address: str | None = None,
     if kind == "local":
         if address is not None:
             raise ValueError("--ray-address needs --executor ray")
-        return LocalExecutor()
+        return local()
     if kind == "ray":
-        return RayExecutor(address=address, num_cpus=num_cpus)
+        return ray(address=address, num_cpus=num_cpus)
     raise ValueError(f"unknown executor {kind!r} (local or ray)")

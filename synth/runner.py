@@ -124,11 +124,13 @@ class RunSummary:
         return "\n".join(lines)
 
 
-def parse_stages(text: str) -> tuple[str, ...]:
-    """Stage names from ``"a..b"`` (a range), ``"a,b"`` or one name.
+def parse_stages(text: str, stages: Sequence[str] = STAGES) -> tuple[str, ...]:
+    """Stage names from ``"a..b"`` (a range, either end may be left out), ``"a,b"`` or one name.
 
     Args:
         text: The specification.
+        stages: The pipeline's stages in order (default: the synthesis pipeline's; the
+            SFT pipeline passes its own).
 
     Returns:
         The stages, in pipeline order.
@@ -142,21 +144,23 @@ def parse_stages(text: str) -> tuple[str, ...]:
         >>> parse_stages("compile,generate")
         ('generate', 'compile')
     """
+    order = tuple(stages)
+    listed = ", ".join(order)
     if ".." in text:
         first, _, last = (part.strip() for part in text.partition(".."))
-        first, last = first or STAGES[0], last or STAGES[-1]
+        first, last = first or order[0], last or order[-1]
         for name in (first, last):
-            if name not in STAGES:
-                raise ValueError(f"unknown stage {name!r} (stages: {', '.join(STAGES)})")
-        names = STAGES[STAGES.index(first): STAGES.index(last) + 1]
+            if name not in order:
+                raise ValueError(f"unknown stage {name!r} (stages: {listed})")
+        names = order[order.index(first): order.index(last) + 1]
         if not names:
             raise ValueError(f"empty stage range {text!r}")
         return names
     wanted = {name.strip() for name in text.split(",") if name.strip()}
-    unknown = sorted(wanted - set(STAGES))
+    unknown = sorted(wanted - set(order))
     if unknown or not wanted:
-        raise ValueError(f"unknown stage(s) {unknown or text!r} (stages: {', '.join(STAGES)})")
-    return tuple(name for name in STAGES if name in wanted)
+        raise ValueError(f"unknown stage(s) {unknown or text!r} (stages: {listed})")
+    return tuple(name for name in order if name in wanted)
 
 
 # -- files -----------------------------------------------------------------------

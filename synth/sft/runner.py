@@ -59,7 +59,7 @@ from typing import Any
 
 from astra_gym.progress import Progress
 from synth.executors import Executor, Outcome, StageSpec
-from synth.runner import Journal
+from synth.runner import Journal, parse_stages
 
 from . import FILES, LLM_STAGES, SFT_STAGES
 from .augment import AXES, augment_records
@@ -360,22 +360,7 @@ def parse_sft_stages(text: str) -> tuple[str, ...]:
         >>> parse_sft_stages("score,graph")
         ('graph', 'score')
     """
-    if ".." in text:
-        first, _, last = (part.strip() for part in text.partition(".."))
-        first, last = first or SFT_STAGES[0], last or SFT_STAGES[-1]
-        for name in (first, last):
-            if name not in SFT_STAGES:
-                raise ValueError(f"unknown stage {name!r} (stages: {', '.join(SFT_STAGES)})")
-        names = SFT_STAGES[SFT_STAGES.index(first): SFT_STAGES.index(last) + 1]
-        if not names:
-            raise ValueError(f"empty stage range {text!r}")
-        return names
-    wanted = {name.strip() for name in text.split(",") if name.strip()}
-    unknown = sorted(wanted - set(SFT_STAGES))
-    if unknown or not wanted:
-        raise ValueError(f"unknown stage(s) {unknown or text!r} (stages: "
-                         f"{', '.join(SFT_STAGES)})")
-    return tuple(name for name in SFT_STAGES if name in wanted)
+    return parse_stages(text, SFT_STAGES)
 
 
 # -- files -----------------------------------------------------------------------------

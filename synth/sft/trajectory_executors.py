@@ -9,13 +9,12 @@ part-1 executor.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from synth.executors import ClientSettings, Executor, Outcome, StageSpec
+from synth.executors import Executor, LocalExecutor, Outcome, RayExecutor, StageSpec
 
-from .executors import Done, SftRayExecutor
+from .executors import SftRayExecutor
 
 __all__ = ["TRAJECTORY_STAGES", "TrajectoryLocalExecutor", "TrajectoryRayExecutor",
            "run_trajectory_record", "trajectory_executor"]
@@ -31,13 +30,16 @@ def _functions() -> dict[str, Callable[..., Any]]:
     return {"rollout": rollout_stage, "judge": judge_stage}
 
 
-async def run_trajectory_record(spec: StageSpec, record: dict[str, Any], client: Any) -> Outcome:
+async def run_trajectory_record(spec: StageSpec, record: dict[str, Any], client: Any,
+                                sandbox: Any = None) -> Outcome:
     """Run one part-2 stage over one record and classify the result.
 
     Args:
         spec: The stage (``spec.options``: its keyword arguments).
         record: The input record.
         client: The :class:`~synth.llm.LLMClient`.
+        sandbox: Not used (the shared :data:`~synth.executors.RecordRunner` signature;
+            a rollout makes its own env).
 
     Returns:
         ``("ok", row)``, ``("failure", {"stage", "code", "reason"})`` or
@@ -60,55 +62,18 @@ async def run_trajectory_record(spec: StageSpec, record: dict[str, Any], client:
     return ("ok", row)
 
 
-class TrajectoryLocalExecutor(Executor):
+class TrajectoryLocalExecutor(LocalExecutor):
     """Every record as an asyncio task in this process, sharing the driver's client."""
 
     records_per_request = 1
-
-    async def map(self, spec: StageSpec, records: Sequence[dict[str, Any]], *, client: Any,
-                  sandbox: Callable[[], Any], limit: int, done: Done) -> None:
-        """See :meth:`synth.executors.Executor.map` (``sandbox`` is not used)."""
-        semaphore = asyncio.Semaphore(max(1, limit))
-
-        async def one(index: int, record: dict[str, Any]) -> None:
-            async with semaphore:
-                outcome = await run_trajectory_record(spec, record, client)
-            done(index, outcome)
-
-        await asyncio.gather(*(one(index, record) for index, record in enumerate(records)))
-
-
-def _remote_trajectory_record(spec: StageSpec, settings: ClientSettings,
-                              record: dict[str, Any]) -> Outcome:
-    """The body of one Ray task: rebuild the client, run the record."""
-
-    async def main() -> Outcome:
-        client = settings.build()
-        async with client:
-            return await run_trajectory_record(spec, record, client)
-
-    return asyncio.run(main())
+    run_one = staticmethod(run_trajectory_record)
+    sandbox_stages = ()
 
 
 class TrajectoryRayExecutor(SftRayExecutor):
     """Every part-2 record as a Ray task (see :class:`~synth.sft.executors.SftRayExecutor`)."""
 
-    def ray(self) -> Any:
-        """The ``ray`` module, initialized, with this executor's task function.
-
-        Returns:
-            The module.
-        """
-        module = super().ray()
-        if not getattr(self, "_trajectory", False):
-            self._task = module.remote(num_cpus=1)(_remote_trajectory_record)
-            self._trajectory = True
-        return module
-
-    def close(self) -> None:
-        """Shut Ray down if this executor started it."""
-        super().close()
-        self._trajectory = False
+    run_one = staticmethod(run_trajectory_record)
 
 
 def trajectory_executor(executor: Executor) -> Executor:
@@ -120,6 +85,6 @@ def trajectory_executor(executor: Executor) -> Executor:
     Returns:
         The executor of the rollout and judge records.
     """
-    if isinstance(executor, SftRayExecutor):
+    if isinstance(executor, RayExecutor):
         return TrajectoryRayExecutor(address=executor.address, num_cpus=executor.num_cpus)
     return TrajectoryLocalExecutor()

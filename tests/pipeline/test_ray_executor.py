@@ -85,4 +85,4 @@ def test_make_executor_and_missing_ray(monkeypatch):
         make_executor("local", address="ray://head:10001")
     monkeypatch.setitem(__import__("sys").modules, "ray", None)
     with pytest.raises(ImportError, match=r'astra-gym\[ray\]'):
-        RayExecutor()._ray()
+        RayExecutor().ray()
