@@ -112,6 +112,9 @@ class PoolSession:
         self._slot: _Slot | None = None
         self._generation = -1  # the slot generation holding our state (-1: none)
         self._log: list[_LoggedCall] = []
+        # The worker-side id and slot generation of the state a reset left behind, to be
+        # dropped by the worker with the next call (None: nothing to drop).
+        self._stale: tuple[int, int] | None = None
         #: Why the session could not be rebuilt after a worker died (None while healthy).
         self.lost: str | None = None
         self.closed = False
@@ -205,8 +208,10 @@ class PoolSession:
         opening = None if self._generation == slot.generation else (
             self.seed, self.clock, self.limits)
         send_source = None if key in slot.sources else source
-        result = process.call(
-            (self.sid, opening, key, send_source, func_name, kwargs, args), self.limits.timeout)
+        stale, self._stale = self._stale, None
+        closing = stale[0] if stale is not None and stale[1] == slot.generation else None
+        result = process.call((self.sid, opening, key, send_source, func_name, kwargs, args,
+                               closing), self.limits.timeout)
         self._generation = slot.generation
         slot.sources.add(key)
         if _tool_result(result) is None:  # pragma: no cover - call() decodes strictly
@@ -219,10 +224,17 @@ class PoolSession:
         return ToolResult.failure(ErrorKind.SESSION_LOST, self.lost)
 
     def reset(self, seed: int | None = None) -> None:
-        """Forget tool state: the next call starts from the seed (or ``seed``) again."""
+        """Forget tool state: the next call starts from the seed (or ``seed``) again.
+
+        The worker drops the old state when the next call arrives (the id rides on
+        that call's message), not in a message of its own: a reset between episodes
+        then costs no pipe write and no worker wake-up. :meth:`close` drops it at once.
+        """
         if seed is not None:
             self.seed = seed
-        self._pool._close_in_worker(self)
+        slot = self._slot
+        if slot is not None and slot.process is not None and self._generation == slot.generation:
+            self._stale = (self.sid, slot.generation)  # a call since the last reset cleared it
         self._log.clear()
         self.lost = None
         self._generation = -1
@@ -233,7 +245,12 @@ class PoolSession:
         if self.closed:
             return
         self.closed = True
-        self._pool._close_in_worker(self)
+        slot = self._slot
+        if slot is not None:
+            if self._stale is not None:
+                self._pool._close_in_worker(slot, self._stale)
+                self._stale = None
+            self._pool._close_in_worker(slot, (self.sid, self._generation))
         self._pool._release(self)
         self._log.clear()
 
@@ -284,14 +301,15 @@ class WorkerPool:
                 slot.sessions -= 1
             session._slot = None
 
-    def _close_in_worker(self, session: PoolSession) -> None:
-        slot = session._slot
-        if slot is None or self._pid != os.getpid():
+    def _close_in_worker(self, slot: _Slot, state: tuple[int, int]) -> None:
+        """Drop a session's state ``(sid, generation)`` in the slot's worker, if it is there."""
+        sid, generation = state
+        if self._pid != os.getpid():
             return
         with slot.lock:
-            if slot.process is not None and session._generation == slot.generation:
+            if slot.process is not None and generation == slot.generation:
                 try:
-                    slot.process.send(("close", session.sid))
+                    slot.process.send(("close", sid))
                 except WorkerDied:
                     self._lost_worker(slot)
 

@@ -583,6 +583,12 @@ class InProcessSession:
         """
         if seed is not None:
             self.seed = seed
+        for namespace in self._namespaces.values():
+            # A tool's functions hold its namespace as their globals: a cycle. Emptying
+            # it frees the episode's tool state now; dropped whole, it would wait for
+            # the cyclic GC, and a worker or env running many short episodes of a tool
+            # with big module state filled its address space first.
+            namespace.clear()
         self._namespaces.clear()
         self._by_source.clear()
         self._classes.clear()

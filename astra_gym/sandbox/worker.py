@@ -311,6 +311,26 @@ def _send_frame(fd: int, body: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def _reopen(stale: Any, seed: int, clock: Any, limits: Any) -> Any:
+    """The session of a new episode: the one a reset left behind, reset in place, when it can be.
+
+    A session reset in place answers exactly as a new one of the same seed, clock and
+    limits (``tests/sandbox/test_session_reuse.py`` compares them), costs a fraction of
+    building one, and frees what the last episode's tools held at once: a dropped
+    session waits for the cyclic GC (its hooks form reference cycles), and a worker
+    serving many short episodes of a tool with big module state used to run out of
+    address space before that GC came. With another clock or limits a new session is
+    built (the stale one is still reset, to free its state).
+    """
+    from .session import InProcessSession
+
+    if stale is not None:
+        stale.reset(seed)
+        if stale.limits == limits and repr(stale.clock) == repr(clock):
+            return stale
+    return InProcessSession(seed, clock, limits, os_bounded=True)
+
+
 def _serve(read_fd: int, write_fd: int, memory_mb: int, confine: bool) -> None:
     """The worker's loop (runs in the child interpreter)."""
     from .session import InProcessSession
@@ -338,10 +358,12 @@ def _serve(read_fd: int, write_fd: int, memory_mb: int, confine: bool) -> None:
             return
         op = request[0]
         if op == "call":
-            _, request_id, sid, opening, key, source, func_name, kwargs, args = request
+            _, request_id, sid, opening, key, source, func_name, kwargs, args, closing = request
+            stale = None if closing is None else sessions.pop(closing, None)
             if opening is not None:
-                seed, clock, limits = opening
-                sessions[sid] = InProcessSession(seed, clock, limits, os_bounded=True)
+                sessions[sid] = _reopen(stale, *opening)
+            elif stale is not None:
+                stale.reset()  # frees what its tools held now, not at the next cyclic GC
             if source is not None:
                 sources[key] = source
             session = sessions.get(sid)
@@ -356,8 +378,10 @@ def _serve(read_fd: int, write_fd: int, memory_mb: int, confine: bool) -> None:
                 result = ToolResult.failure(ErrorKind.MEMORY, "MemoryError")
             # a fixed binary layout: the parent hashes and unpickles nothing of it
             _send_frame(write_fd, encode_result(request_id, result))
-        elif op == "close":
-            sessions.pop(request[1], None)  # no reply: closing is fire-and-forget
+        elif op == "close":  # no reply: closing is fire-and-forget
+            closed = sessions.pop(request[1], None)
+            if closed is not None:
+                closed.reset()  # frees what its tools held now, not at the next cyclic GC
         elif op == "doctor":
             from .confine import probe_report
 

@@ -107,7 +107,7 @@ def rogue_call(mode: str, timeout: float = 0.5, source: str = "def f():\n    ret
         worker_module.subprocess = real
     start = time.monotonic()
     try:
-        result = process.call((1, None, "key", source, "f", {}, ()), timeout)
+        result = process.call((1, None, "key", source, "f", {}, (), None), timeout)
         outcome = f"result {tuple(result)!r}"
     except worker_module.WorkerTimeout:
         outcome = "WorkerTimeout"

@@ -66,3 +66,21 @@ def test_a_reset_drops_the_last_episodes_classes():
     session.reset(seed=3)
     gc.collect()
     assert ref() is None, "a cache of the session still holds a class of the last episode"
+
+
+def test_a_reset_frees_the_last_episodes_tool_state_without_the_cyclic_gc():
+    """A tool's functions hold its namespace as their globals, a reference cycle: a reset
+    that only forgot the namespace left the episode's module state (here a list of
+    objects) for the cyclic GC, and a worker serving many episodes of a tool with big
+    state ran out of address space before it came. A reset frees it at once."""
+    session = InProcessSession(seed=0)
+    assert session.call(STATEFUL, "visit", {"x": 1}).ok
+    (namespace,) = session._namespaces.values()
+    function = weakref.ref(namespace["visit"])
+    del namespace
+    gc.disable()
+    try:
+        session.reset(seed=3)
+        assert function() is None, "the tool's function (and its globals) outlived the reset"
+    finally:
+        gc.enable()
