@@ -262,7 +262,7 @@ def _make_agent(name: str, args: argparse.Namespace, env: Any) -> Any:
     try:
         return OpenAIAgent(args.model, base_url=args.base_url, api_key=args.api_key,
                            mode=args.mode, temperature=args.temperature, timeout=args.timeout,
-                           max_retries=args.max_retries)
+                           max_retries=args.max_retries, call_format=args.call_format)
     except AgentError as exc:
         raise ValueError(str(exc)) from exc
 
@@ -271,11 +271,14 @@ def _env_kwargs(name: str, args: argparse.Namespace) -> dict[str, Any]:
     """``gym.make`` options: an OpenAI agent in native mode gets a prompt without text calls."""
     kwargs: dict[str, Any] = {"reward": args.reward, "max_turns": args.max_turns}
     if name == "openai":
-        kwargs["tools_in_prompt"] = args.mode == "text"
         if args.mode == "native":
             from .agents.openai_agent import NATIVE_SYSTEM_PROMPT
 
-            kwargs["system_prompt"] = NATIVE_SYSTEM_PROMPT
+            kwargs.update(tools_in_prompt=False, system_prompt=NATIVE_SYSTEM_PROMPT)
+        else:  # the same prompt and parser as ``astra-gym eval --mode text``
+            from .eval.runner import mode_env_kwargs
+
+            kwargs.update(mode_env_kwargs("text", args.call_format))
     return kwargs
 
 
@@ -802,6 +805,11 @@ def build_parser() -> argparse.ArgumentParser:
     openai_options.add_argument("--api-key", help="API key (default: OPENAI_API_KEY)")
     openai_options.add_argument("--mode", choices=["native", "text"], default="native",
                                 help="native tool calls, or tool calls written as text")
+    openai_options.add_argument("--call-format", metavar="FORMAT",
+                                help="text mode: ask for calls in this family's format "
+                                     "(hermes, mistral, llama3, ...; "
+                                     "astra_gym.parsers.CALL_FORMATS) and parse them with its "
+                                     "parser (default: the env's prompt, auto detection)")
     openai_options.add_argument("--temperature", type=float, default=0.0)
     openai_options.add_argument("--timeout", type=float, default=60.0,
                                 help="seconds per request (default 60)")

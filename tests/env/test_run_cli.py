@@ -49,6 +49,11 @@ def test_table_for_a_pack_directory(tmp_path, capsys):
     (["run", "astra/demo-v0", "--agent", "openai"], "--model"),
     (["run", "astra/demo-v0", "--episodes", "0"], "episodes must be >= 1"),
     (["run", "--pack", "/no/such/pack"], "not a pack"),
+    (["run", "astra/demo-v0", "--agent", "openai", "--model", "m", "--base-url",
+      "http://127.0.0.1:9", "--call-format", "mistral"], "call_format is for text mode"),
+    (["run", "astra/demo-v0", "--agent", "openai", "--model", "m", "--base-url",
+      "http://127.0.0.1:9", "--mode", "text", "--call-format", "nope"],
+     "unknown call_format 'nope'"),
 ])
 def test_errors_exit_2_with_a_message(argv, fragment, capsys):
     assert main(argv) == 2
@@ -85,6 +90,40 @@ def test_openai_agent_end_to_end_against_a_scripted_server(capsys, monkeypatch):
     assert requests[0].body["tools"] == tools and requests[0].body["model"] == "scripted"
     roles = [m["role"] for m in requests[-1].body["messages"]]
     assert roles[:3] == ["system", "user", "assistant"] and "tool" in roles
+
+
+def test_text_mode_with_a_call_format_asks_for_it_and_parses_it(capsys, monkeypatch):
+    """``--call-format mistral``: the system prompt shows Mistral's ``[TOOL_CALLS]`` and the
+    env reads the model's calls with that family's parser (as ``astra-gym eval`` does)."""
+    from astra_gym.parsers import render_calls
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    env = gym.make("astra/demo-v0")
+    observation, info = env.reset(seed=0)
+    oracle = OracleAgent(env.unwrapped.pack)
+    oracle.reset(observation, info)
+    replies = []
+    while True:
+        action = oracle.act(observation, info)
+        if isinstance(action, str):
+            replies.append(action)
+            break
+        replies.append(render_calls([(c["function"]["name"], json.loads(c["function"]["arguments"]))
+                                     for c in action["tool_calls"]], "mistral"))
+        observation, _, _, _, info = env.step(action)
+    env.close()
+    assert replies[0].startswith("[TOOL_CALLS]")
+    with ScriptedLLMServer(replies) as server:
+        code = main(["run", "astra/demo-v0", "--agent", "openai", "--model", "scripted",
+                     "--base-url", server.base_url, "--episodes", "1", "--seed", "0",
+                     "--mode", "text", "--call-format", "mistral", "--json"])
+        requests = server.chat_requests
+    assert code == 0
+    episode = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert episode["success"] is True and episode["f1"] == 1.0
+    system = requests[0].body["messages"][0]["content"]
+    assert "tools" not in requests[0].body
+    assert "[TOOL_CALLS]" in system and "<tool_call>" not in system
 
 
 # -- the new user's path: real subprocesses, real exit codes, a real HTTP server ----------
