@@ -341,6 +341,26 @@ class AstraEnv(gym.Env[list, Any]):
                 bands.append(band)
         return {"distractor_tools": names, "distractor_bands": bands}
 
+    def possible_distractors(self, task_id: str) -> list[dict[str, Any]]:
+        """Every injected distractor an episode of ``task_id`` can list, in OpenAI form.
+
+        One episode lists a sample of them (``distractors=``); validation reads them
+        all, so that an answer leaking into a distractor is found under any seed.
+
+        Args:
+            task_id: One of the env's task ids.
+
+        Returns:
+            Tool dicts as in ``info["tools"]`` (empty without ``distractors=``, and for
+            tasks with a trusted backend, which get none).
+        """
+        if self._distractors is None:
+            return []
+        task = self.pack.task(task_id)
+        if task.backend is not None:
+            return []
+        return [self._distractors.openai(name) for name in self._distractors.candidates(task)]
+
     def listed_tool(self, name: str) -> ToolRuntime | None:
         """A tool listed this episode: the task's own or an injected distractor (else None).
 

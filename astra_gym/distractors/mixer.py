@@ -158,6 +158,30 @@ class DistractorMixer:
             picked.extend((index.names[i], band) for i in taken)
         return picked
 
+    def candidates(self, task: Task) -> list[str]:
+        """Every pool tool an episode of ``task`` can list: the members of each band drawn from.
+
+        :meth:`sample` lists a few of them per episode; checks that must hold for every
+        episode (no answer leaks into a tool the agent reads) look at all of them.
+
+        Args:
+            task: The task.
+
+        Returns:
+            Tool names, band by band (high, medium, low), each once.
+        """
+        index = self.index
+        names: list[str] = []
+        seen: set[int] = set()
+        for band, members in zip(BANDS, index.task_candidates(task), strict=True):
+            if self.k[band] == 0:
+                continue
+            for i in members.tolist():
+                if i not in seen:
+                    seen.add(i)
+                    names.append(index.names[i])
+        return names
+
     def tool(self, name: str) -> ToolRuntime | None:
         """The runtime of a pool tool.
 

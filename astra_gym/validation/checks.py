@@ -332,15 +332,21 @@ def check_leakage(ctx: TaskContext) -> None:
     try:
         observation, info = env.reset(seed=ctx.options.seed, options={"task_id": ctx.task_id})
         task = env.task
+        # Sampled distractors: the seed's episode lists a few; other episodes list others.
+        possible = env.unwrapped.possible_distractors(ctx.task_id)
     finally:
         env.close()
     assert task is not None
     places = [(f"{m['role']} message", m["content"]) for m in observation]
-    for listed in info["tools"]:  # the task's tools and any distractors, as the agent sees them
+    listed_names = {listed["function"]["name"] for listed in info["tools"]}
+    unlisted = [(tool, "distractor tool {!r} (listed in other episodes; {})")
+                for tool in possible if tool["function"]["name"] not in listed_names]
+    # The task's tools and this episode's distractors as the agent sees them, then the rest.
+    for listed, label in [*((tool, "tool {!r} ({})") for tool in info["tools"]), *unlisted]:
         tool = listed["function"]
-        places.append((f"tool {tool['name']!r} (name and description)",
+        places.append((label.format(tool["name"], "name and description"),
                        f"{tool['name']}: {tool.get('description', '')}"))
-        places.append((f"tool {tool['name']!r} (parameters)",
+        places.append((label.format(tool["name"], "parameters"),
                        json.dumps(tool.get("parameters", {}), ensure_ascii=False)))
     answers = [(f"sub-task {sub.id}", sub.answer) for sub in task.subtasks]
     if task.final_answer:

@@ -115,6 +115,23 @@ def test_sampling_takes_up_to_k_per_band_without_repeats(packs):
         DistractorMixer(env_pack, k={"top": 1}, embedder=FixedEmbedder(VECTORS))
 
 
+def test_candidates_are_every_tool_an_episode_can_draw_and_only_those(packs):
+    """What validation reads for "any episode": the members of each band that is drawn
+    from, once each (c_hi is in two bands), and nothing from a band with k = 0."""
+    env_pack, pool_pack = packs
+    t1 = env_pack.task("t1")
+    mixer = DistractorMixer(env_pack, k=1, pool=[env_pack, pool_pack],
+                            embedder=FixedEmbedder(VECTORS))
+    drawn = {name for seed in range(200)
+             for name, _ in mixer.sample(t1, np.random.default_rng(seed))}
+    candidates = mixer.candidates(t1)
+    assert len(candidates) == len(set(candidates))
+    assert set(candidates) == drawn == {"c_hi", "c_lo", "c_mid", "c_min"}
+    no_low = DistractorMixer(env_pack, k={"high": 1, "medium": 1, "low": 0},
+                             pool=[env_pack, pool_pack], embedder=FixedEmbedder(VECTORS))
+    assert set(no_low.candidates(t1)) == {"c_hi", "c_lo", "c_mid"}  # c_min is low only
+
+
 def test_index_is_saved_found_by_key_and_not_rebuilt(packs, tmp_path, monkeypatch):
     env_pack, pool_pack = packs
     embedder = FixedEmbedder(VECTORS)

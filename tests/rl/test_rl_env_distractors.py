@@ -61,6 +61,28 @@ def test_distractors_are_listed_and_reported(tmp_path):
         env.close()
 
 
+def test_possible_distractors_hold_every_listed_one_in_the_agents_form():
+    """What ``leakage`` reads beyond the seed's episode: a superset of every episode's
+    distractors, each exactly as ``info["tools"]`` shows it; none without the option."""
+    env = gym.make("astra/demo-v0", distractors={"k": 2}, sandbox=INPROCESS)
+    plain = gym.make("astra/demo-v0", sandbox=INPROCESS)
+    try:
+        _, info = env.reset(seed=0)
+        task_id = env.unwrapped.task.task_id
+        possible = {tool["function"]["name"]: tool
+                    for tool in env.unwrapped.possible_distractors(task_id)}
+        for seed in range(15):
+            _, info = env.reset(seed=seed, options={"task_id": task_id})
+            for tool in info["tools"]:
+                if tool["function"]["name"] in info["distractor_tools"]:
+                    assert possible[tool["function"]["name"]] == tool
+        assert len(possible) > 2 * 3  # more than one episode lists
+        assert plain.unwrapped.possible_distractors(task_id) == []
+    finally:
+        env.close()
+        plain.close()
+
+
 def test_same_seed_same_tool_list_and_different_seeds_differ():
     def tool_lists(seed: int) -> list:
         env = gym.make("astra/demo-v0", distractors={"k": 3}, sandbox=INPROCESS)

@@ -214,25 +214,26 @@ def archive(tmp_path_factory):
     del gym.registry[env_id]
 
 
-def test_leakage_judges_the_tool_list_of_the_checks_episode_seed(archive):
-    """``leakage`` reads the tools listed under ``reset(seed=options.seed)``.
+def test_leakage_reads_every_distractor_an_episode_can_list(archive):
+    """``leakage`` reads the tools listed under ``reset(seed=options.seed)`` as the agent
+    sees them, and then every other distractor an episode of the task can list.
 
-    The leaky page is listed under some seeds only: the check fails exactly under
-    those, naming the page, and passes under the others. Unseeded, it would judge a
-    random episode (the leaky page 1 time in 20), so a leak found once could vanish
-    on the next run, and the verdict would not be about the seed it reports.
+    The leaky page is listed under some seeds only. Under those the check names it as a
+    listed tool; under every other seed it still fails, naming it as a distractor other
+    episodes list: a policy trained over many seeds reads it sooner or later. (Judged
+    only by the seed's tool list, the leak passed validation 19 seeds in 20; an unseeded
+    first reset would name the page as listed or not at random.)
     """
     env_id, drawn = archive
     leaky_seeds = drawn[LEAKY][:3]
-    clean_seeds = [seed for seed in range(300) if seed not in drawn[LEAKY]][:3]
-    for seed in leaky_seeds:
-        with pytest.raises(CheckFailed) as failed:
-            checks.check_leakage(TaskContext(env_id, "temps", CheckOptions(seed=seed)))
-        assert str(failed.value) == (f"sub-task 1 '18.5 °C' appears in the tool {LEAKY!r} "
-                                     "(name and description)")
-    for seed in clean_seeds:
-        assert checks.check_leakage(TaskContext(env_id, "temps", CheckOptions(seed=seed))) \
-            is None
+    other_seeds = [seed for seed in range(300) if seed not in drawn[LEAKY]][:3]
+    for seeds, where in ((leaky_seeds, f"the tool {LEAKY!r} (name and description)"),
+                         (other_seeds, f"the distractor tool {LEAKY!r} (listed in other "
+                                       "episodes; name and description)")):
+        for seed in seeds:
+            with pytest.raises(CheckFailed) as failed:
+                checks.check_leakage(TaskContext(env_id, "temps", CheckOptions(seed=seed)))
+            assert str(failed.value) == f"sub-task 1 '18.5 °C' appears in {where}", seed
 
 
 def test_fuzz_fuzzes_the_tools_listed_under_the_checks_episode_seed(archive, monkeypatch):
