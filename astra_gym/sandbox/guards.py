@@ -304,9 +304,13 @@ def _s_zfill(h: _Ctx, self: Any, width: Any) -> Any:
 
 
 def _s_expandtabs(h: _Ctx, self: Any, tabsize: Any = 8) -> Any:
-    if type(tabsize) in _INT_TYPES and tabsize > 1:
-        n = len(self) + self.count("\t" if type(self) is str else b"\t") * tabsize
-        h.check_len(n, "expandtabs")
+    if type(tabsize) in _INT_TYPES:
+        # A tab size of 1 or less still copies the whole text (tabs become one space or
+        # nothing): charged like any copy, or a loop of them ran free of the budget.
+        n = len(self)
+        if tabsize > 1:
+            n += self.count("\t" if type(self) is str else b"\t") * tabsize
+            h.check_len(n, "expandtabs")
         h.charge(n)
     return type(self).expandtabs(self, tabsize)
 
