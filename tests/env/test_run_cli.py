@@ -60,24 +60,34 @@ def test_errors_exit_2_with_a_message(argv, fragment, capsys):
     assert fragment in capsys.readouterr().err
 
 
-def test_openai_agent_end_to_end_against_a_scripted_server(capsys, monkeypatch):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+def _oracle_episode() -> tuple[list[dict], list]:
+    """The demo env's tool list at ``reset(seed=0)`` and the oracle's actions in that
+    episode: the tool calls of each turn, then the final answer text."""
     env = gym.make("astra/demo-v0")
     observation, info = env.reset(seed=0)
     tools = info["tools"]
     oracle = OracleAgent(env.unwrapped.pack)
     oracle.reset(observation, info)
-    replies = []
+    actions: list = []
     while True:
         action = oracle.act(observation, info)
         if isinstance(action, str):
-            replies.append({"content": action})
+            actions.append(action)
             break
-        replies.append({"content": None, "tool_calls": [
-            {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}
-            for c in action["tool_calls"]]})
+        actions.append(action["tool_calls"])
         observation, _, _, _, info = env.step(action)
     env.close()
+    return tools, actions
+
+
+def test_openai_agent_end_to_end_against_a_scripted_server(capsys, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    tools, actions = _oracle_episode()
+    replies = [{"content": action} if isinstance(action, str) else
+               {"content": None, "tool_calls": [
+                   {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}
+                   for c in action]}
+               for action in actions]
     with ScriptedLLMServer(replies) as server:
         code = main(["run", "astra/demo-v0", "--agent", "openai", "--model", "scripted",
                      "--base-url", server.base_url, "--episodes", "1", "--seed", "0",
@@ -98,20 +108,11 @@ def test_text_mode_with_a_call_format_asks_for_it_and_parses_it(capsys, monkeypa
     from astra_gym.parsers import render_calls
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    env = gym.make("astra/demo-v0")
-    observation, info = env.reset(seed=0)
-    oracle = OracleAgent(env.unwrapped.pack)
-    oracle.reset(observation, info)
-    replies = []
-    while True:
-        action = oracle.act(observation, info)
-        if isinstance(action, str):
-            replies.append(action)
-            break
-        replies.append(render_calls([(c["function"]["name"], json.loads(c["function"]["arguments"]))
-                                     for c in action["tool_calls"]], "mistral"))
-        observation, _, _, _, info = env.step(action)
-    env.close()
+    _, actions = _oracle_episode()
+    replies = [action if isinstance(action, str) else
+               render_calls([(c["function"]["name"], json.loads(c["function"]["arguments"]))
+                             for c in action], "mistral")
+               for action in actions]
     assert replies[0].startswith("[TOOL_CALLS]")
     with ScriptedLLMServer(replies) as server:
         code = main(["run", "astra/demo-v0", "--agent", "openai", "--model", "scripted",
