@@ -827,7 +827,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate_.add_argument("target", metavar="ENV_ID|PACK_DIR")
     validate_.add_argument("--checks", nargs="+", help="check names (comma or space separated)")
     validate_.add_argument("--max-examples", type=int, default=25,
-                           help="hypothesis examples per tool in the fuzz check (default 25)")
+                           help="generated calls per tool and property in the fuzz check, drawn "
+                                "five per hypothesis example (default 25)")
     validate_.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                            help="worker processes (default: all cores)")
     validate_.add_argument("--seed", type=int, default=0)

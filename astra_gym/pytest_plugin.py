@@ -36,7 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--astra-checks", default=None, metavar="NAMES",
                     help="comma-separated checks to run (default: all)")
     group.addoption("--astra-max-examples", type=int, default=25, metavar="N",
-                    help="hypothesis examples per tool in the fuzz check (default 25)")
+                    help="generated calls per tool and property in the fuzz check, drawn "
+                         "five per hypothesis example (default 25)")
     group.addoption("--astra-seed", type=int, default=0, metavar="S",
                     help="seed of the checks (default 0)")
 

@@ -88,7 +88,8 @@ class CheckOptions:
 
     Attributes:
         seed: Base seed for episodes and agents.
-        max_examples: Hypothesis examples per tool (and for action texts) in ``fuzz``.
+        max_examples: Generated inputs per property in ``fuzz`` (valid and invalid
+            arguments of each tool, and turns), drawn in batches (at least this many).
         floor_episodes: Random-agent episodes in ``floor``.
         floor_ratio: ``floor`` fails when the random agent's mean return
             reaches this fraction of the gold return.
@@ -462,6 +463,40 @@ class _Defect(AssertionError):
     """
 
 
+#: Generated inputs per Hypothesis example in ``fuzz``. Hypothesis's own work per
+#: example (about 1 ms here, more than the env step it wraps) is paid once for a batch;
+#: drawing five inputs in one example costs about a third of five examples
+#: (docs/benchmarks.md, "Validating the demo pack").
+_FUZZ_BATCH = 5
+
+
+def _fuzz_examples(inputs: int) -> int:
+    """Hypothesis examples for at least ``inputs`` generated inputs in batches.
+
+    One more than the batches needed: Hypothesis's first example is the simplest
+    one, whose batch repeats a single input (see :func:`_distinct`).
+    """
+    batch = min(_FUZZ_BATCH, inputs)
+    return -(-inputs // batch) + (batch > 1)
+
+
+def _distinct(drawn: list[Any]) -> list[Any]:
+    """``drawn`` without repeats (by ``repr``, so ``1``, ``1.0`` and ``True`` differ).
+
+    A repeated input replays a step already judged (each starts from a fresh reset).
+    Repeats are dropped only within one batch, never across examples: Hypothesis
+    replays a failing example to confirm it, and that replay must make the same calls.
+    """
+    seen: set[str] = set()
+    out = []
+    for value in drawn:
+        key = repr(value)
+        if key not in seen:
+            seen.add(key)
+            out.append(value)
+    return out
+
+
 class _OutOfTime(Exception):
     """The fuzz time box of one property is spent."""
 
@@ -470,6 +505,7 @@ def check_fuzz(ctx: TaskContext) -> None:
     """Generated arguments and turns: tools do not crash, the env does not break."""
     try:
         from hypothesis import HealthCheck, Phase, given, settings
+        from hypothesis import strategies as st
         from hypothesis.errors import Flaky
 
         from ..testing.strategies import (
@@ -484,10 +520,14 @@ def check_fuzz(ctx: TaskContext) -> None:
     env = ctx.make()
     # No shrinking: a failing example is reported as found. Shrinking re-runs the tool
     # hundreds of times, and a tool that exhausts its time budget made that take minutes.
-    examples = settings(max_examples=ctx.options.max_examples, deadline=None, database=None,
-                        derandomize=True, suppress_health_check=list(HealthCheck),
+    batch = min(_FUZZ_BATCH, ctx.options.max_examples)
+    examples = settings(max_examples=_fuzz_examples(ctx.options.max_examples), deadline=None,
+                        database=None, derandomize=True, suppress_health_check=list(HealthCheck),
                         phases=(Phase.explicit, Phase.generate), report_multiple_bugs=False,
                         print_blob=False)
+
+    def batches(strategy: Any) -> Any:
+        return st.lists(strategy, min_size=batch, max_size=batch)
     clock: dict[str, float] = {"start": 0.0}
     slow: list[str] = []
     unsteady: list[str] = []
@@ -514,26 +554,29 @@ def check_fuzz(ctx: TaskContext) -> None:
 
     def tool_properties(name: str, schema: dict[str, Any]) -> list[Callable[[], None]]:
         @examples
-        @given(arguments(schema))
-        def valid_arguments_do_not_crash(args: Any) -> None:
-            observation, _, info = fresh_step(_call_message(name, args))
-            if len(observation) != 1 or observation[0]["role"] != "tool":
-                raise _Defect(f"tool {name!r} with {args!r}: one call gave "
-                              f"{[m.get('role') for m in observation]}, not one tool message")
-            crash = _crash(info["calls"][0], observation[0]["content"])
-            if crash is not None:
-                raise _Defect(f"tool {name!r} with {args!r} -> {crash}")
+        @given(batches(arguments(schema)))
+        def valid_arguments_do_not_crash(drawn: list[Any]) -> None:
+            for args in _distinct(drawn):
+                observation, _, info = fresh_step(_call_message(name, args))
+                if len(observation) != 1 or observation[0]["role"] != "tool":
+                    raise _Defect(f"tool {name!r} with {args!r}: one call gave "
+                                  f"{[m.get('role') for m in observation]}, not one tool "
+                                  "message")
+                crash = _crash(info["calls"][0], observation[0]["content"])
+                if crash is not None:
+                    raise _Defect(f"tool {name!r} with {args!r} -> {crash}")
 
         @examples
-        @given(invalid_arguments(schema))
-        def invalid_arguments_never_reach_the_tool(args: Any) -> None:
-            observation, _, info = fresh_step(_call_message(name, args))
-            # Not an object at all is a parse error; a bad object fails the schema.
-            if info["calls"][0]["error_kind"] not in ("invalid_arguments", "parse_error"):
-                raise _Defect(f"tool {name!r} accepted schema-invalid arguments {args!r}")
-            if not observation[0]["content"].startswith("Error: "):
-                raise _Defect(f"tool {name!r} refused schema-invalid arguments {args!r} "
-                              "with a message that does not start with 'Error: '")
+        @given(batches(invalid_arguments(schema)))
+        def invalid_arguments_never_reach_the_tool(drawn: list[Any]) -> None:
+            for args in _distinct(drawn):
+                observation, _, info = fresh_step(_call_message(name, args))
+                # Not an object at all is a parse error; a bad object fails the schema.
+                if info["calls"][0]["error_kind"] not in ("invalid_arguments", "parse_error"):
+                    raise _Defect(f"tool {name!r} accepted schema-invalid arguments {args!r}")
+                if not observation[0]["content"].startswith("Error: "):
+                    raise _Defect(f"tool {name!r} refused schema-invalid arguments {args!r} "
+                                  "with a message that does not start with 'Error: '")
 
         if backend:  # library methods get any JSON arguments and may raise, as in BFCL
             return []
@@ -545,8 +588,12 @@ def check_fuzz(ctx: TaskContext) -> None:
         backend = env.task is not None and env.task.backend is not None
 
         @examples
-        @given(action_texts(tools) | malformed_tool_calls(tools))
-        def any_turn_is_handled(action: Any) -> None:
+        @given(batches(action_texts(tools) | malformed_tool_calls(tools)))
+        def any_turn_is_handled(drawn: list[Any]) -> None:
+            for action in _distinct(drawn):
+                one_turn_is_handled(action)
+
+        def one_turn_is_handled(action: Any) -> None:
             observation, reward, info = fresh_step(action)
             if observation not in env.observation_space:
                 raise _Defect(f"the turn {_clip_repr(action)} gave an observation outside "

@@ -260,3 +260,45 @@ def test_fuzz_fuzzes_the_tools_listed_under_the_checks_episode_seed(archive, mon
         monkeypatch.setattr(checks, "_TOOL_FUZZ", {})
         assert checks.check_fuzz(TaskContext(env_id, "temps", CheckOptions(seed=seed,
                                                                            **options))) is None
+
+
+# -- batches of generated inputs ---------------------------------------------------------
+
+def test_fuzz_draws_its_inputs_in_batches_of_five_plus_one_example():
+    """Hypothesis's own work per example is paid once per batch of five inputs; one more
+    example than needed, since the first (the simplest one) repeats a single input."""
+    assert [checks._fuzz_examples(n) for n in (1, 2, 4, 5, 6, 25)] == [1, 2, 2, 2, 3, 6]
+
+
+def test_a_batch_drops_repeated_inputs_by_repr():
+    """A repeated input replays a step already judged; ``1``, ``1.0`` and ``True`` are
+    different arguments to a tool and all stay."""
+    drawn = [{"a": 1}, {"a": 1.0}, {"a": True}, {"a": 1}, {"a": 1.0}, "x", "x"]
+    assert checks._distinct(drawn) == [{"a": 1}, {"a": 1.0}, {"a": True}, "x"]
+
+
+class RecordingEnv(AstraEnv):
+    """The sound runtime, recording every action it is stepped with."""
+
+    actions: ClassVar[list[str]] = []
+
+    def step(self, action):
+        RecordingEnv.actions.append(repr(action))
+        return super().step(action)
+
+
+def test_fuzz_steps_no_input_twice_within_a_batch(tmp_path):
+    """With ``max_examples=5`` each property runs two examples of five inputs, and the
+    first (Hypothesis's simplest example) repeats one input five times: it is stepped
+    once. Three properties (valid and invalid arguments of the one tool, turns) make at
+    most 3 x (1 + 5) steps; stepping every drawn input would make 3 x 10."""
+    pack = write_broken_pack(tmp_path, None)
+    env_id = _register("astra-fuzzbatch/sound-v0", pack, entry_point=RecordingEnv,
+                       sandbox=INPROCESS)
+    try:
+        RecordingEnv.actions = []
+        task_id = next(iter(gym.make(env_id).unwrapped.pack.task_ids))
+        checks.check_fuzz(TaskContext(env_id, task_id, CheckOptions(max_examples=5)))
+    finally:
+        del gym.registry[env_id]
+    assert 3 < len(RecordingEnv.actions) <= 3 * (1 + 5)
