@@ -203,7 +203,8 @@ def test_validate_leaves_no_hypothesis_directory_in_the_working_directory(tmp_pa
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     work = tmp_path / "work"
     work.mkdir()
-    done = subprocess.run([sys.executable, "-m", "astra_gym.cli", "validate", "astra/demo-v0",
+    pack = write_broken_pack(tmp_path / "pack", None)  # one sound task: fuzz runs hypothesis
+    done = subprocess.run([sys.executable, "-m", "astra_gym.cli", "validate", str(pack),
                            "--checks", "fuzz", "--max-examples", "3", "--jobs", "1"],
                           cwd=work, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
