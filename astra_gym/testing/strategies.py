@@ -852,21 +852,33 @@ def _dumps(value: Any, ascii_only: bool = False) -> str:
     return json.dumps(value, ensure_ascii=ascii_only)
 
 
+# The strategies the turn composites draw from, built once: a strategy made inside a
+# draw is a new object each time (``sampled_from`` and ``map`` are not memoised), which
+# Hypothesis validates and labels before drawing from it, at a cost of the same order as
+# the draw itself. Same strategies, so the same values for the same choices.
+_CALL_IDS = _joined("call_", _chars(string.ascii_letters + _DIGITS, 8, 24))
+_CONTENTS = st.one_of(st.none(), st.just(""), _SENTENCES)
+_ARGUMENT_KEYS = st.sampled_from(("arguments", "arguments", "arguments", "parameters"))
+_NEWLINES = st.sampled_from(("", "\n"))
+_INDENTS = st.sampled_from((None, 2))
+_JSON_FENCES = st.sampled_from((None, None, "json", ""))
+_PYTHON_FENCES = st.sampled_from((None, None, "python", "py", "tool_code", ""))
+
+
 @st.composite
 def _openai_turns(draw: st.DrawFn, calls: SearchStrategy[tuple[str, Any]]) -> dict[str, Any]:
     chosen = draw(st.lists(calls, min_size=1, max_size=3))
-    ids = draw(st.lists(_joined("call_", _chars(string.ascii_letters + _DIGITS, 8, 24)),
-                        min_size=len(chosen), max_size=len(chosen), unique=True))
+    ids = draw(st.lists(_CALL_IDS, min_size=len(chosen), max_size=len(chosen), unique=True))
     ascii_only = draw(st.booleans())
     entries = [{"id": call_id, "type": "function",
                 "function": {"name": name, "arguments": _dumps(args, ascii_only)}}
                for (name, args), call_id in zip(chosen, ids, strict=True)]
-    content = draw(st.one_of(st.none(), st.just(""), _SENTENCES))
+    content = draw(_CONTENTS)
     return {"role": "assistant", "content": content, "tool_calls": entries}
 
 
 def _hermes_object(draw: st.DrawFn, name: str, args: Any) -> str:
-    key = draw(st.sampled_from(("arguments", "arguments", "arguments", "parameters")))
+    key = draw(_ARGUMENT_KEYS)
     value = _dumps(args) if draw(st.integers(0, 4)) == 0 else args
     return _dumps({"name": name, key: value}, draw(st.booleans()))
 
@@ -874,7 +886,7 @@ def _hermes_object(draw: st.DrawFn, name: str, args: Any) -> str:
 @st.composite
 def _hermes_turns(draw: st.DrawFn, calls: SearchStrategy[tuple[str, Any]]) -> str:
     chosen = draw(st.lists(calls, min_size=1, max_size=3))
-    newline = draw(st.sampled_from(("", "\n")))
+    newline = draw(_NEWLINES)
     blocks = [f"<tool_call>{newline}{_hermes_object(draw, name, args)}{newline}</tool_call>"
               for name, args in chosen]
     parts = []
@@ -898,8 +910,8 @@ def _json_turns(draw: st.DrawFn, calls: SearchStrategy[tuple[str, Any]]) -> str:
         value = {"tool_calls": [{"type": "function", "function": {
             "name": name, "arguments": _dumps(args)}} for name, args in chosen]}
     text = json.dumps(value, ensure_ascii=draw(st.booleans()),
-                      indent=draw(st.sampled_from((None, 2))))
-    fence = draw(st.sampled_from((None, None, "json", "")))
+                      indent=draw(_INDENTS))
+    fence = draw(_JSON_FENCES)
     if fence is not None:
         text = f"```{fence}\n{text}\n```"
     if draw(st.booleans()):
@@ -922,7 +934,7 @@ def _python_turns(draw: st.DrawFn, calls: SearchStrategy[tuple[str, Any]]) -> st
     texts = [_python_call_text(name, args) for name, args in chosen]
     text = (f"[{', '.join(texts)}]" if len(texts) > 1 and draw(st.booleans())
             else "\n".join(texts))
-    fence = draw(st.sampled_from((None, None, "python", "py", "tool_code", "")))
+    fence = draw(_PYTHON_FENCES)
     if fence is not None:
         text = f"```{fence}\n{text}\n```"
     if draw(st.booleans()):
