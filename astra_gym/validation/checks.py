@@ -110,6 +110,13 @@ class CheckOptions:
     gameability_margin: float = 0.5
     fuzz_seconds: float = 60.0
 
+    def __post_init__(self) -> None:
+        # Refused here, once, not as an error of ``fuzz`` on every task.
+        if isinstance(self.max_examples, bool) or not isinstance(self.max_examples, int) \
+                or self.max_examples < 1:
+            raise ValueError(f"max_examples must be a positive int (generated calls per "
+                             f"property in fuzz), got {self.max_examples!r}")
+
 
 @dataclass
 class TaskContext:

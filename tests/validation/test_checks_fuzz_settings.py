@@ -302,3 +302,18 @@ def test_fuzz_steps_no_input_twice_within_a_batch(tmp_path):
     finally:
         del gym.registry[env_id]
     assert 3 < len(RecordingEnv.actions) <= 3 * (1 + 5)
+
+
+@pytest.mark.parametrize("count", [0, -3, 2.5, True, "5"])
+def test_a_count_of_generated_calls_below_one_or_not_an_int_is_refused(count):
+    """Refused when the options are made, not as an error of ``fuzz`` on every task."""
+    with pytest.raises(ValueError, match="max_examples must be a positive int"):
+        CheckOptions(max_examples=count)
+
+
+def test_the_cli_refuses_max_examples_below_one(capsys):
+    from astra_gym.cli import main
+
+    assert main(["validate", "astra/demo-v0", "--checks", "fuzz", "--max-examples", "0",
+                 "--jobs", "1", "--quiet"]) == 2
+    assert "max_examples must be a positive int" in capsys.readouterr().err
