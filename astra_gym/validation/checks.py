@@ -477,13 +477,18 @@ class _Defect(AssertionError):
 _FUZZ_BATCH = 5
 
 
+def _fuzz_batch(inputs: int) -> int:
+    """Generated inputs per Hypothesis example for ``inputs`` in all (``max_examples``)."""
+    return min(_FUZZ_BATCH, inputs)
+
+
 def _fuzz_examples(inputs: int) -> int:
     """Hypothesis examples for at least ``inputs`` generated inputs in batches.
 
     One more than the batches needed: Hypothesis's first example is the simplest
     one, whose batch repeats a single input (see :func:`_distinct`).
     """
-    batch = min(_FUZZ_BATCH, inputs)
+    batch = _fuzz_batch(inputs)
     return -(-inputs // batch) + (batch > 1)
 
 
@@ -527,7 +532,7 @@ def check_fuzz(ctx: TaskContext) -> None:
     env = ctx.make()
     # No shrinking: a failing example is reported as found. Shrinking re-runs the tool
     # hundreds of times, and a tool that exhausts its time budget made that take minutes.
-    batch = min(_FUZZ_BATCH, ctx.options.max_examples)
+    batch = _fuzz_batch(ctx.options.max_examples)
     examples = settings(max_examples=_fuzz_examples(ctx.options.max_examples), deadline=None,
                         database=None, derandomize=True, suppress_health_check=list(HealthCheck),
                         phases=(Phase.explicit, Phase.generate), report_multiple_bugs=False,
